@@ -1,0 +1,70 @@
+/* eahas: command dispatch. Every command is a thin client of the library. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "eahas/util.h"
+
+static const struct {
+  const char *name;
+  int (*fn)(int, char **);
+  const char *help;
+} COMMANDS[] = {
+  {"space", cli_space, "sample, describe, encode and validate configs of the search space"},
+  {"train", cli_train, "train one config for real and write its run record"},
+  {"energy", cli_energy, "measure the energy of a command"},
+  {"sweep", cli_sweep, "plan and run many trainings (local workers or Slurm arrays)"},
+  {"collect", cli_collect, "validate run records and merge them into a benchmark file"},
+  {"table", cli_table, "statistics and exact lookups in a benchmark file"},
+  {"fit", cli_fit, "fit the surrogates (BSC, time, energy) and store them in the benchmark file"},
+  {"eval", cli_eval, "evaluate the surrogates on held-out runs"},
+  {"query", cli_query, "query the surrogate benchmark for any config"},
+  {"search", cli_search, "run optimizers under an energy budget"},
+  {"plot", cli_plot, "plot regret against energy, learning curves, accuracy against TEC"},
+};
+
+void cli_error(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fputs("eahas: ", stderr);
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+  va_end(ap);
+}
+
+int cli_wants_help(int argc, char **argv) {
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--") == 0) return 0;
+    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) return 1;
+  }
+  return 0;
+}
+
+static void usage(FILE *out) {
+  fprintf(out, "usage: eahas <command> [options]   (eahas <command> --help for details)\n\n"
+               "Energy-aware hyperparameter and architecture search benchmark (EA-HAS-Bench in C).\n\n"
+               "commands:\n");
+  for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++)
+    fprintf(out, "  %-8s %s\n", COMMANDS[i].name, COMMANDS[i].help);
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    usage(stderr);
+    return 1;
+  }
+  if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+    usage(stdout);
+    return 0;
+  }
+  if (strcmp(argv[1], "--version") == 0) {
+    printf("eahas %s\n", eahas_version());
+    return 0;
+  }
+  for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++)
+    if (strcmp(argv[1], COMMANDS[i].name) == 0) return COMMANDS[i].fn(argc - 1, argv + 1);
+  cli_error("unknown command '%s'", argv[1]);
+  usage(stderr);
+  return 1;
+}

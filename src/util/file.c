@@ -1,0 +1,147 @@
+/* Files written atomically, whole-file reads, mkdir -p, clocks. */
+#include "eahas/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static int write_all(int fd, const void *data, size_t n) {
+  const char *p = data;
+  while (n > 0) {
+    ssize_t w = write(fd, p, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return -1;
+    }
+    p += w;
+    n -= (size_t)w;
+  }
+  return 0;
+}
+
+static void fsync_parent(const char *path) {
+  char *copy = strdup(path);
+  if (!copy) return;
+  int dfd = open(dirname(copy), O_RDONLY | O_DIRECTORY);
+  if (dfd >= 0) {
+    fsync(dfd);
+    close(dfd);
+  }
+  free(copy);
+}
+
+int eahas_write_file_atomic(const char *path, const void *data, size_t n, eahas_err *err) {
+  size_t len = strlen(path) + 64;
+  char *tmp = malloc(len);
+  if (!tmp) return eahas_err_set(err, EAHAS_ENOMEM, "out of memory writing %s", path);
+  static unsigned counter;
+  snprintf(tmp, len, "%s.tmp.%ld.%u", path, (long)getpid(), __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED));
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    int e = errno;
+    free(tmp);
+    return eahas_err_set(err, EAHAS_EIO, "cannot create %s: %s", path, strerror(e));
+  }
+  if (write_all(fd, data, n) != 0 || fsync(fd) != 0) {
+    int e = errno;
+    close(fd);
+    unlink(tmp);
+    free(tmp);
+    return eahas_err_set(err, EAHAS_EIO, "cannot write %s: %s", path, strerror(e));
+  }
+  if (close(fd) != 0 || rename(tmp, path) != 0) {
+    int e = errno;
+    unlink(tmp);
+    free(tmp);
+    return eahas_err_set(err, EAHAS_EIO, "cannot write %s: %s", path, strerror(e));
+  }
+  free(tmp);
+  fsync_parent(path);
+  return EAHAS_OK;
+}
+
+int eahas_read_file(const char *path, size_t max_bytes, char **out, size_t *n_out, eahas_err *err) {
+  if (max_bytes == 0) max_bytes = (size_t)1 << 30;
+  *out = NULL;
+  FILE *f = fopen(path, "rb");
+  if (!f) return eahas_err_set(err, EAHAS_EIO, "cannot open %s: %s", path, strerror(errno));
+  size_t cap = max_bytes < 4096 ? max_bytes : 4096, n = 0;
+  char *buf = malloc(cap + 1);
+  if (!buf) {
+    fclose(f);
+    return eahas_err_set(err, EAHAS_ENOMEM, "out of memory reading %s", path);
+  }
+  for (;;) {
+    if (n == cap) {
+      if (cap >= max_bytes) break;
+      cap = cap * 2 > max_bytes ? max_bytes : cap * 2;
+      char *nb = realloc(buf, cap + 1);
+      if (!nb) {
+        free(buf);
+        fclose(f);
+        return eahas_err_set(err, EAHAS_ENOMEM, "out of memory reading %s", path);
+      }
+      buf = nb;
+    }
+    size_t r = fread(buf + n, 1, cap - n, f);
+    n += r;
+    if (r == 0) break;
+  }
+  if (n == max_bytes && fgetc(f) != EOF) {
+    free(buf);
+    fclose(f);
+    return eahas_err_set(err, EAHAS_EFORMAT, "%s is larger than the limit of %zu bytes", path, max_bytes);
+  }
+  int bad = ferror(f);
+  fclose(f);
+  if (bad) {
+    free(buf);
+    return eahas_err_set(err, EAHAS_EIO, "cannot read %s", path);
+  }
+  buf[n] = '\0';
+  *out = buf;
+  if (n_out) *n_out = n;
+  return EAHAS_OK;
+}
+
+int eahas_mkdir_p(const char *path, eahas_err *err) {
+  char *p = strdup(path);
+  if (!p) return eahas_err_set(err, EAHAS_ENOMEM, "out of memory");
+  for (char *s = p + 1;; s++) {
+    if (*s == '/' || *s == '\0') {
+      char c = *s;
+      *s = '\0';
+      if (mkdir(p, 0755) != 0 && errno != EEXIST) {
+        int e = errno;
+        int rc = eahas_err_set(err, e == EACCES ? EAHAS_EPERM : EAHAS_EIO, "cannot create directory %s: %s", p, strerror(e));
+        free(p);
+        return rc;
+      }
+      *s = c;
+      if (c == '\0') break;
+    }
+  }
+  struct stat st;
+  int ok = stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+  free(p);
+  if (!ok) return eahas_err_set(err, EAHAS_EIO, "%s exists and is not a directory", path);
+  return EAHAS_OK;
+}
+
+double eahas_now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+double eahas_cpu_time_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
