@@ -1,0 +1,50 @@
+/* eahas tabular: the benchmark file, an SQLite database of configs, runs, per-epoch curves,
+ * provenance and fitted surrogate blobs (schema: docs/benchmark-file.md). Every change happens
+ * inside one SQLite transaction.
+ */
+#ifndef EAHAS_TABULAR_H
+#define EAHAS_TABULAR_H
+
+#include <stddef.h>
+
+#include "eahas/space.h"
+#include "eahas/train.h"
+#include "eahas/util.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define EAHAS_TABLE_SCHEMA_VERSION 1
+
+typedef struct eahas_table eahas_table;
+
+/* Opens (create = 1: creates if missing) a benchmark file. readonly = 1 opens it read-only.
+ * Errors: EAHAS_EIO, EAHAS_EFORMAT (not an eahas file, or another schema version: the message
+ * names both versions). */
+int eahas_table_open(const char *path, int create, int readonly, eahas_table **out, eahas_err *err);
+void eahas_table_close(eahas_table *t);
+
+/* Inserts records in one transaction, skipping ids already present. *added (may be NULL) gets
+ * the number inserted. All or nothing. */
+int eahas_table_insert(eahas_table *t, const eahas_run_record *recs, int n, int *added, eahas_err *err);
+
+/* Loads every run (status ok or diverged) into a malloc'd array (*out, *n); free each with
+ * eahas_run_record_free and the array with free(). */
+int eahas_table_load_runs(eahas_table *t, eahas_run_record **out, int *n, eahas_err *err);
+
+/* The recorded run of config c under preset (exact lookup). EAHAS_ENOTFOUND: "not recorded". */
+int eahas_table_get(eahas_table *t, const char *preset, const eahas_config *c, eahas_run_record *out, eahas_err *err);
+
+/* The preset name of the file's runs ("" if empty). */
+int eahas_table_preset(eahas_table *t, char *buf, size_t n, eahas_err *err);
+
+/* Named blobs (fitted surrogate models), replaced atomically inside a transaction. */
+int eahas_table_put_blob(eahas_table *t, const char *name, const void *data, size_t n, eahas_err *err);
+/* *data malloc'd, caller frees. EAHAS_ENOTFOUND if absent. */
+int eahas_table_get_blob(eahas_table *t, const char *name, void **data, size_t *n, eahas_err *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
