@@ -1,0 +1,158 @@
+/* Bezier fitting and decoding: exact recovery of Bezier curves, lengths 50/100/200 and odd,
+ * monotone projection, real-like learning curves fitted within 1 accuracy point. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "eahas/surrogate.h"
+
+/* Samples a Bezier at x = 1..L by bisection on u(t) (independent of the decoder's Newton). */
+static void sample_bisect(const eahas_bezier *b, int L, double *y) {
+  for (int j = 0; j < L; j++) {
+    double s = L == 1 ? 0 : (double)j / (L - 1), lo = 0, hi = 1, u, yy;
+    for (int it = 0; it < 200; it++) {
+      double mid = 0.5 * (lo + hi);
+      eahas_bezier_point(b, mid, &u, NULL);
+      if (u < s) lo = mid;
+      else hi = mid;
+    }
+    eahas_bezier_point(b, 0.5 * (lo + hi), NULL, &yy);
+    y[j] = yy;
+  }
+}
+
+static eahas_bezier make_curve(int n, double y0, double y1) {
+  eahas_bezier b = {.degree = n};
+  for (int k = 0; k <= n; k++) {
+    /* Monotone, unevenly spaced x: learning curves crowd control points early. */
+    b.u[k] = pow((double)k / n, 1.6);
+    double r = (double)k / n;
+    b.y[k] = y0 + (y1 - y0) * (1 - exp(-4 * r)) / (1 - exp(-4.0)) + (k % 2 ? 3.0 : -2.0) * (k > 0 && k < n);
+  }
+  return b;
+}
+
+static void test_exact_recovery(void **state) {
+  (void)state;
+  for (int n = EAHAS_BEZIER_MIN_DEGREE; n <= EAHAS_BEZIER_MAX_DEGREE; n++) {
+    int Ls[] = {50, 101, 200};
+    for (int li = 0; li < 3; li++) {
+      int L = Ls[li];
+      eahas_bezier truth = make_curve(n, 20.0, 85.0), fit;
+      double y[EAHAS_MAX_EPOCHS], rmse;
+      sample_bisect(&truth, L, y);
+      assert_int_equal(eahas_bezier_fit(y, L, n, &fit, &rmse, NULL), 0);
+      /* The fitted curve reproduces the data (hence the curve) to numerical precision. */
+      if (rmse > 1e-9) fprintf(stderr, "n=%d L=%d rmse=%g\n", n, L, rmse);
+      assert_true(rmse < 1e-4);
+      /* and, up to degree 6, its control points are the generating ones (at degree 7 and 8 with
+       * 50 points other control polygons fit within 1e-4 points: not identifiable). */
+      if (n > 6) continue;
+      for (int k = 0; k <= n; k++) {
+        if (fabs(fit.u[k] - truth.u[k]) > 1e-6 || fabs(fit.y[k] - truth.y[k]) > 1e-4)
+          fprintf(stderr, "n=%d L=%d k=%d u %g/%g y %g/%g\n", n, L, k, fit.u[k], truth.u[k], fit.y[k], truth.y[k]);
+        assert_true(fabs(fit.u[k] - truth.u[k]) < 1e-6);
+        assert_true(fabs(fit.y[k] - truth.y[k]) < 1e-4);
+      }
+    }
+  }
+}
+
+static void test_decode_lengths(void **state) {
+  (void)state;
+  eahas_bezier b = make_curve(5, 10.0, 90.0);
+  int Ls[] = {1, 2, 3, 49, 50, 77, 100, 133, 199, 200};
+  for (size_t i = 0; i < sizeof Ls / sizeof Ls[0]; i++) {
+    int L = Ls[i];
+    float out[EAHAS_MAX_EPOCHS + 8];
+    double ref[EAHAS_MAX_EPOCHS];
+    for (int j = 0; j < EAHAS_MAX_EPOCHS + 8; j++) out[j] = -999.0f;
+    eahas_bezier_decode(&b, L, out);
+    sample_bisect(&b, L, ref);
+    for (int j = 0; j < L; j++) assert_true(fabs(out[j] - ref[j]) < 1e-3);
+    assert_true(out[L] == -999.0f); /* exactly L values written */
+    assert_true(fabs(out[0] - 10.0) < 1e-6);
+    if (L > 1) assert_true(fabs(out[L - 1] - 90.0) < 1e-4);
+  }
+}
+
+static void test_monotone_projection(void **state) {
+  (void)state;
+  eahas_bezier b = {.degree = 5, .u = {0, 0.5, 0.2, 0.3, 1.4, 1}, .y = {10, 20, 30, 40, 50, 60}};
+  eahas_bezier_make_monotone(&b);
+  for (int k = 0; k < 5; k++) assert_true(b.u[k] <= b.u[k + 1]);
+  /* PAV pools 0.5, 0.2, 0.3 into their mean; 1.4 is clamped to 1. */
+  assert_true(fabs(b.u[1] - 1.0 / 3) < 1e-12 && fabs(b.u[3] - 1.0 / 3) < 1e-12 && b.u[4] == 1.0);
+  /* Decoding a projected curve gives values at the right epochs: u(t) = s exactly. */
+  float out[100];
+  double ref[100];
+  eahas_bezier_decode(&b, 100, out);
+  sample_bisect(&b, 100, ref);
+  for (int j = 0; j < 100; j++) assert_true(fabs(out[j] - ref[j]) < 1e-3);
+}
+
+/* A pycls-like curve: fast rise, lr-schedule knee, noise. */
+static void real_like(int L, int seed, double *y) {
+  eahas_rng r;
+  eahas_rng_seed(&r, (uint64_t)seed);
+  double top = 85 + 8 * eahas_rng_uniform(&r), tau = 2 + 6 * eahas_rng_uniform(&r);
+  for (int e = 1; e <= L; e++) {
+    double base = 10 + (top - 10) * (1 - exp(-e / tau));
+    double knee = 3.0 * (1 - cos(M_PI * e / L)) / 2; /* cosine schedule: late gain */
+    y[e - 1] = fmin(100, base + knee + 0.3 * eahas_rng_normal(&r));
+  }
+}
+
+static void test_real_like_fit(void **state) {
+  (void)state;
+  double worst = 0, mean = 0;
+  for (int s = 0; s < 50; s++) {
+    double y[50], rmse;
+    eahas_bezier b;
+    real_like(50, s, y);
+    assert_int_equal(eahas_bezier_fit(y, 50, 5, &b, &rmse, NULL), 0);
+    /* The reported RMSE is the decoder's. */
+    float dec[50];
+    eahas_bezier_decode(&b, 50, dec);
+    double ss = 0;
+    for (int j = 0; j < 50; j++) ss += (dec[j] - y[j]) * (dec[j] - y[j]);
+    assert_true(fabs(sqrt(ss / 50) - rmse) < 1e-3);
+    if (rmse > worst) worst = rmse;
+    mean += rmse / 50;
+  }
+  fprintf(stderr, "real-like 50-epoch curves: mean RMSE %.3f, worst %.3f points\n", mean, worst);
+  assert_true(worst < 1.0);
+}
+
+static void test_errors(void **state) {
+  (void)state;
+  double y[10] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+  eahas_bezier b;
+  eahas_err e = {0};
+  assert_int_equal(eahas_bezier_fit(y, 10, 9, &b, NULL, &e), EAHAS_EINVAL);
+  assert_non_null(strstr(e.msg, "degree 9 is outside [3, 8]"));
+  assert_int_equal(eahas_bezier_fit(y, 1, 5, &b, NULL, &e), EAHAS_EINVAL);
+  assert_non_null(strstr(e.msg, "length 1"));
+  y[3] = NAN;
+  assert_int_equal(eahas_bezier_fit(y, 10, 5, &b, NULL, &e), EAHAS_EINVAL);
+  assert_non_null(strstr(e.msg, "epoch 4"));
+  /* A short curve (fewer points than control points) is still fitted exactly. */
+  double s[3] = {10, 50, 60};
+  double rmse;
+  assert_int_equal(eahas_bezier_fit(s, 3, 5, &b, &rmse, NULL), 0);
+  assert_true(rmse < 1e-3);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_exact_recovery), cmocka_unit_test(test_decode_lengths),
+    cmocka_unit_test(test_monotone_projection), cmocka_unit_test(test_real_like_fit),
+    cmocka_unit_test(test_errors),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
