@@ -44,6 +44,44 @@ int eahas_table_put_blob(eahas_table *t, const char *name, const void *data, siz
 /* *data malloc'd, caller frees. EAHAS_ENOTFOUND if absent. */
 int eahas_table_get_blob(eahas_table *t, const char *name, void **data, size_t *n, eahas_err *err);
 
+/* Like eahas_table_get, by run id (16 hex digits, eahas_run_id). EAHAS_ENOTFOUND: "not recorded". */
+int eahas_table_get_id(eahas_table *t, const char *id, eahas_run_record *out, eahas_err *err);
+
+/* ---- statistics (eahas table stats) ---------------------------------------------------- */
+
+typedef struct eahas_table_range {
+  long n;                 /* values summarized (0: min, max, mean are 0) */
+  double min, max, mean;
+} eahas_table_range;
+
+#define EAHAS_TABLE_HIST_MAX 16
+/* Distribution of one config dimension over the runs (status ok or diverged). Discrete
+ * dimensions (all but wa, wm) list each value seen with its count, in increasing order; every
+ * dimension has its numeric range (opt, sched: index into the name tables). */
+typedef struct eahas_table_dim {
+  char name[8];           /* "d" "w0" "wa" "wm" "gw" "lr" "opt" "sched" "cutout" "epochs" */
+  int n_values;           /* 0 for the continuous wa, wm */
+  char values[EAHAS_TABLE_HIST_MAX][16];
+  long counts[EAHAS_TABLE_HIST_MAX];
+  eahas_table_range range;
+} eahas_table_dim;
+
+#define EAHAS_TABLE_N_DIMS 10
+typedef struct eahas_table_stats {
+  char preset[32];
+  int schema_version;
+  long configs, runs, ok, diverged, failed;  /* failed: records with status "failed" */
+  long curve_rows, blobs, energy_shared;     /* energy_shared: runs whose energy domain was shared */
+  char energy_methods[128];                  /* distinct methods, comma-separated */
+  /* over runs with status ok or diverged and at least one epoch: value at the last epoch */
+  eahas_table_range final_train_acc, final_val_acc, final_test_acc; /* percent */
+  eahas_table_range epochs_trained, train_time_s, total_energy_j, tec_kwh; /* -, s, J, kWh */
+  eahas_table_dim dims[EAHAS_TABLE_N_DIMS];
+} eahas_table_stats;
+
+/* Counts, ranges and per-hyperparameter distributions of the file. Errors: EAHAS_EIO. */
+int eahas_table_stats_get(eahas_table *t, eahas_table_stats *out, eahas_err *err);
+
 #ifdef __cplusplus
 }
 #endif
