@@ -7,6 +7,8 @@
 
 #include <stdint.h>
 
+#include "eahas/energy.h"
+#include "eahas/net.h"
 #include "eahas/space.h"
 #include "eahas/util.h"
 
@@ -69,6 +71,155 @@ int eahas_run_record_from_json(const char *text, eahas_run_record *out, eahas_er
 /* Atomic write / read of a record file. */
 int eahas_run_record_write(const eahas_run_record *r, const char *path, eahas_err *err);
 int eahas_run_record_read(const char *path, eahas_run_record *out, eahas_err *err);
+
+
+/* ---- datasets (train/data.c) ----------------------------------------------------------- */
+
+/* Raw images of a dataset file set: n images of c x h x w bytes (CHW per image, 0..255). */
+typedef struct eahas_images {
+  int n, c, h, w;
+  int num_classes;   /* labels are in [0, num_classes) */
+  uint8_t *pix;      /* n * c * h * w bytes, owned */
+  int *labels;       /* n labels, owned */
+} eahas_images;
+
+void eahas_images_free(eahas_images *im);
+
+/* Reads an IDX image file (magic 0x00000803, u8, n x h x w) and its IDX label file (magic
+ * 0x00000801, u8, n), gzip-compressed or plain (zlib detects which), as MNIST and
+ * Fashion-MNIST ship them (LeCun et al.; Xiao et al. 2017). Channels c = 1.
+ * Errors: EAHAS_EIO (cannot open, names the file), EAHAS_EFORMAT naming the file and the defect:
+ * wrong magic, truncated (expected and actual sizes), image/label count mismatch, a label >=
+ * num_classes (with its index), zero-sized dimensions, trailing data. */
+int eahas_idx_read(const char *images_path, const char *labels_path, int num_classes, eahas_images *out,
+                   eahas_err *err);
+
+/* Reads CIFAR-10 binary batches (Krizhevsky 2009): records of 1 label byte + 3072 pixel bytes
+ * (1024 R, 1024 G, 1024 B, row-major 32 x 32), concatenated in the order of paths.
+ * Errors: EAHAS_EIO (cannot open), EAHAS_EFORMAT naming the file and the defect: size not a
+ * multiple of 3073 bytes (truncated), empty, label >= 10 (with the record index). */
+int eahas_cifar10_read(const char *const *paths, int n_paths, eahas_images *out, eahas_err *err);
+
+/* A prepared dataset: train / validation / test tensors, downscaled and normalized.
+ * x arrays are n x c x h x w floats, y arrays n labels. */
+typedef struct eahas_data {
+  int c, h, w, num_classes;
+  int n_train, n_val, n_test;
+  float *train_x, *val_x, *test_x;
+  int *train_y, *val_y, *test_y;
+  double mean[4], std[4];  /* per-channel statistics of the training subset, pixels in [0, 1] */
+  char name[32];           /* dataset name, e.g. "fashion-mnist" */
+} eahas_data;
+
+void eahas_data_free(eahas_data *d);
+
+/* Splits and prepares data: a seeded permutation of the training files gives the validation
+ * subset (the first val_size) and the training subset (the next train_size); the test subset is
+ * a seeded subset of test_size images of the test files (files order if test_size is 0 or all).
+ * Sizes 0 mean: train = all images not taken for validation; val = 10% of the training files;
+ * test = all test images. Images are downscaled to im_size by area averaging (each output pixel
+ * is the overlap-weighted mean of the input pixels it covers, as OpenCV INTER_AREA), scaled to
+ * [0, 1] and normalized per channel with the training subset's mean and standard deviation.
+ * Errors: EAHAS_EINVAL (sizes larger than the files hold, naming both; shape mismatch). */
+int eahas_data_prepare(const eahas_images *train_files, const eahas_images *test_files, const char *name,
+                       int im_size, int train_size, int val_size, int test_size, uint64_t seed, eahas_data *out,
+                       eahas_err *err);
+
+/* Loads the preset's dataset from dir and prepares it (eahas_data_prepare with the preset's
+ * sizes and im_size). fashion-mnist: train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz],
+ * t10k-images-idx3-ubyte[.gz], t10k-labels-idx1-ubyte[.gz]; cifar10: data_batch_1..5.bin and
+ * test_batch.bin in dir or dir/cifar-10-batches-bin. Errors: EAHAS_ENOTFOUND naming the missing
+ * file, EAHAS_EUNAVAIL for a dataset without a reader (tinyimagenet), reader errors. */
+int eahas_data_load(const eahas_preset *p, const char *dir, uint64_t seed, eahas_data *out, eahas_err *err);
+
+/* Area-averaging downscale of one c x hi x wi image to c x ho x wo (floats; ho <= hi, wo <= wi
+ * or any size: the overlap weights also handle upscaling). */
+void eahas_resize_area(const float *in, int c, int hi, int wi, float *out, int ho, int wo);
+
+/* Augmentation of one normalized c x h x w image in place, in this order (pycls cifar10 loader,
+ * REFERENCE.md §4): horizontal flip with probability 0.5 if hflip; random crop of the image
+ * zero-padded by crop_pad pixels on each side (offsets uniform in [0, 2 crop_pad]) if crop_pad >
+ * 0; cutout of a cutout x cutout square centred at a uniform random pixel, clipped at the
+ * border, set to zero, if cutout > 0. tmp holds c*h*w floats. Draws from rng in a fixed order. */
+void eahas_augment(float *img, int c, int h, int w, int hflip, int crop_pad, int cutout, eahas_rng *rng, float *tmp);
+
+/* Fisher-Yates permutation of [0, n) into idx. */
+void eahas_shuffle(int *idx, int n, eahas_rng *rng);
+
+/* ---- optimizers, lr schedule, EMA (train/optim.c) --------------------------------------- */
+
+#define EAHAS_MOMENTUM 0.9
+#define EAHAS_WEIGHT_DECAY 5e-4
+#define EAHAS_ADAM_BETA1 0.9
+#define EAHAS_ADAM_BETA2 0.999
+#define EAHAS_ADAM_EPS 1e-8
+#define EAHAS_MIN_LR 1e-6         /* relative to the base lr (pycls OPTIM.MIN_LR) */
+#define EAHAS_WARMUP_EPOCHS 5
+#define EAHAS_WARMUP_FACTOR 0.1
+#define EAHAS_EMA_ALPHA 0.00025
+#define EAHAS_EMA_PERIOD 32
+#define EAHAS_LABEL_SMOOTHING 0.1
+
+typedef struct eahas_optim eahas_optim;
+
+/* An optimizer over n parameter tensors (the array is copied; data/grad stay owned by the
+ * caller). PyTorch semantics (torch.optim 1.13):
+ *  sgd:   g += wd p; b = 0.9 b + g (b = g on the first step); p -= lr (g + 0.9 b)   (Nesterov)
+ *  adam:  g += wd p; m, v moments (0.9, 0.999); p -= lr/(1-b1^t) m / (sqrt(v)/sqrt(1-b2^t) + 1e-8)
+ *  adamw: p *= 1 - lr wd; then adam without the wd term.
+ * wd = 5e-4, and 0 on tensors with is_bn (pycls). Errors: EAHAS_EINVAL, EAHAS_ENOMEM. */
+int eahas_optim_new(eahas_opt_kind kind, const eahas_tensor_info *params, int n, eahas_optim **out,
+                    eahas_err *err);
+void eahas_optim_free(eahas_optim *o);
+/* One update with learning rate lr using the tensors' current grad. */
+void eahas_optim_step(eahas_optim *o, double lr);
+
+/* Learning rate of epoch e (0-based) of a schedule of max_epoch epochs (REFERENCE.md §4, pycls):
+ * cos base (m + (1-m) 0.5 (1 + cos(pi e/E))), exp base m^(e/E), lin base (m + (1-m)(1 - e/E)),
+ * m = 1e-6; for e < 5 multiplied by 0.1 (1 - e/5) + e/5. */
+double eahas_lr_at(eahas_sched_kind policy, double base_lr, int epoch, int max_epoch);
+
+/* EMA alpha (pycls update_model_ema): min(1, 0.00025 * batch / max_epoch * 32), 1 during the
+ * warm-up epochs (a plain copy). */
+double eahas_ema_alpha(int batch_size, int max_epoch, int epoch);
+/* dst = (1 - alpha) dst + alpha src for n tensors of matching sizes (parameters and buffers).
+ * Errors: EAHAS_EINVAL on a size mismatch (names the tensor). */
+int eahas_ema_update(const eahas_tensor_info *dst, const eahas_tensor_info *src, int n, double alpha,
+                     eahas_err *err);
+
+/* ---- the epoch loop (train/loop.c) ------------------------------------------------------ */
+
+/* Passed to the progress callback after every training iteration (phase "train") and at the
+ * end of every epoch (phase "epoch", with that epoch's results). */
+typedef struct eahas_train_progress {
+  const char *phase;      /* "data", "train", "epoch", "iec" */
+  int epoch;              /* 0-based epoch */
+  int epochs;             /* epochs that will run (the limit) */
+  int iter, iters;        /* iteration within the epoch, iterations per epoch */
+  double loss, acc;       /* running mean train loss / top-1 acc (%) of the epoch so far */
+  double val_acc, test_acc, test_acc_ema, lr, epoch_time_s; /* phase "epoch" only */
+} eahas_train_progress;
+
+typedef struct eahas_train_opts {
+  int epochs_limit;       /* 0 = config.epochs; else train the first N epochs of that schedule */
+  uint64_t seed;          /* split, init, shuffling and augmentation all derive from it */
+  int threads;            /* 0 = the preset's threads */
+  const eahas_meter_opts *meter; /* NULL = automatic meter choice */
+  double iec_min_s;       /* minimum duration of the IEC measurement; 0 = 1.0 s */
+  const eahas_data *data; /* optional prepared data (tests); NULL = load from data_dir */
+  void (*progress)(void *ctx, const eahas_train_progress *p); /* may be NULL */
+  void *progress_ctx;
+  /* outputs */
+  double out_loop_energy_j; /* meter reading from the start of epoch 0 to the end of the last */
+} eahas_train_opts;
+
+/* Trains config c under preset p on the dataset in data_dir (or opts->data) and fills *rec
+ * (initialized here; free with eahas_run_record_free, also on error when rec->epochs_trained >=
+ * 0). A run whose loss becomes NaN or Inf stops and returns 0 with status "diverged" and the
+ * curves of the completed epochs. Errors: EAHAS_EINVAL (config invalid for the preset, bad
+ * options), data loading errors, EAHAS_EUNAVAIL (meter), EAHAS_EINTERNAL (network). */
+int eahas_train_run(const eahas_config *c, const eahas_preset *p, const char *data_dir, eahas_train_opts *opts,
+                    eahas_run_record *rec, eahas_err *err);
 
 #ifdef __cplusplus
 }
