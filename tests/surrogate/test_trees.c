@@ -1,0 +1,118 @@
+/* Tree models: our evaluation of the exported JSON equals XGBoost's own predictions; the model
+ * learns; malformed models are refused with a message. Also the metrics against hand values. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "eahas/surrogate.h"
+
+static void make_data(int n, uint64_t seed, float *X, float *y) {
+  eahas_rng r;
+  eahas_rng_seed(&r, seed);
+  for (int i = 0; i < n; i++) {
+    float *x = X + i * 26;
+    for (int k = 0; k < 26; k++) x[k] = k < 5 ? (float)eahas_rng_uniform(&r) : (eahas_rng_uniform(&r) < 0.3 ? 1.0f : 0.0f);
+    if (y) y[i] = (float)(2.0 + log(1 + 5 * x[0]) + 0.5 * x[1] * x[2] + 0.3 * x[7] - 0.2 * x[20]);
+  }
+}
+
+static void test_forest_matches_xgboost(void **state) {
+  (void)state;
+  int n = 300, m = 200;
+  float *X = malloc(sizeof(float) * 26 * (size_t)n), *y = malloc(sizeof(float) * (size_t)n);
+  float *Xt = malloc(sizeof(float) * 26 * (size_t)m), *p = malloc(sizeof(float) * (size_t)m);
+  make_data(n, 1, X, y);
+  make_data(m, 2, Xt, NULL);
+  Xt[5 * 26 + 3] = NAN; /* a missing value takes the default branch */
+  eahas_xgb_opts o = {.rounds = 60, .max_depth = 5, .eta = 0.1, .subsample = 0.8, .seed = 3};
+  char *model = NULL;
+  size_t len = 0;
+  assert_int_equal(eahas_xgb_train(X, y, n, 26, &o, &model, &len, NULL), 0);
+  assert_int_equal(eahas_xgb_predict(model, len, Xt, m, 26, p, NULL), 0);
+  eahas_forest f;
+  assert_int_equal(eahas_forest_from_json(model, len, &f, NULL), 0);
+  assert_int_equal(f.n_trees, 60);
+  assert_int_equal(f.n_features, 26);
+  double worst = 0;
+  for (int i = 0; i < m; i++) {
+    float q = eahas_forest_predict(&f, Xt + i * 26);
+    double d = fabs((double)q - p[i]);
+    if (d > worst) worst = d;
+  }
+  fprintf(stderr, "own tree evaluation vs XGBoost: worst |diff| %.3g over %d rows\n", worst, m);
+  assert_true(worst <= 1e-5);
+  /* it learned: training R² > 0.9 */
+  double yt[300], yp[300];
+  for (int i = 0; i < n; i++) {
+    yt[i] = y[i];
+    yp[i] = eahas_forest_predict(&f, X + i * 26);
+  }
+  assert_true(eahas_r2(yt, yp, n) > 0.9);
+  /* same seed, same model bytes; another seed, another model */
+  char *m2 = NULL, *m3 = NULL;
+  size_t l2, l3;
+  assert_int_equal(eahas_xgb_train(X, y, n, 26, &o, &m2, &l2, NULL), 0);
+  o.seed = 4;
+  assert_int_equal(eahas_xgb_train(X, y, n, 26, &o, &m3, &l3, NULL), 0);
+  assert_true(l2 == len && memcmp(m2, model, len) == 0);
+  assert_true(l3 != len || memcmp(m3, model, len) != 0);
+  eahas_forest_free(&f);
+  free(model); free(m2); free(m3); free(X); free(y); free(Xt); free(p);
+}
+
+static void test_forest_errors(void **state) {
+  (void)state;
+  eahas_forest f;
+  eahas_err e = {0};
+  assert_int_equal(eahas_forest_from_json("{not json", 9, &f, &e), EAHAS_EFORMAT);
+  assert_non_null(strstr(e.msg, "not valid JSON"));
+  const char *no_trees = "{\"learner\":{\"objective\":{\"name\":\"reg:squarederror\"},"
+                         "\"learner_model_param\":{\"base_score\":\"5E-1\",\"num_feature\":\"3\"}}}";
+  assert_int_equal(eahas_forest_from_json(no_trees, strlen(no_trees), &f, &e), EAHAS_EFORMAT);
+  assert_non_null(strstr(e.msg, "no 'trees' array"));
+  const char *bad_child =
+      "{\"learner\":{\"objective\":{\"name\":\"reg:squarederror\"},"
+      "\"learner_model_param\":{\"base_score\":\"5E-1\",\"num_feature\":\"3\"},"
+      "\"gradient_booster\":{\"model\":{\"trees\":[{\"left_children\":[7,-1,-1],\"right_children\":[2,-1,-1],"
+      "\"split_indices\":[0,0,0],\"split_conditions\":[1,2,3],\"default_left\":[0,0,0]}]}}}}";
+  assert_int_equal(eahas_forest_from_json(bad_child, strlen(bad_child), &f, &e), EAHAS_EFORMAT);
+  assert_non_null(strstr(e.msg, "tree 0 node 0: child index 7/2"));
+  float X[4] = {0, 1, 2, 3}, y[1] = {0};
+  char *model;
+  size_t len;
+  eahas_xgb_opts o = {.rounds = 1, .max_depth = 2, .eta = 0.3, .subsample = 1};
+  assert_int_equal(eahas_xgb_train(X, y, 1, 4, &o, &model, &len, &e), EAHAS_EINVAL);
+  float p[1];
+  assert_int_equal(eahas_xgb_predict("garbage", 7, X, 1, 4, p, &e), EAHAS_EFORMAT);
+}
+
+static void test_metrics(void **state) {
+  (void)state;
+  double a[5] = {1, 2, 3, 4, 5}, b[5] = {2, 1, 4, 3, 5}, r[5] = {5, 4, 3, 2, 1};
+  assert_true(fabs(eahas_kendall_tau(a, b, 5) - 0.6) < 1e-12);     /* 8 concordant, 2 discordant */
+  assert_true(fabs(eahas_spearman_rho(a, b, 5) - 0.8) < 1e-12);    /* 1 - 6*4/(5*24) */
+  assert_true(fabs(eahas_kendall_tau(a, r, 5) + 1) < 1e-12);
+  assert_true(fabs(eahas_spearman_rho(a, r, 5) + 1) < 1e-12);
+  double t1[3] = {1, 2, 3}, t2[3] = {1, 1, 2};
+  assert_true(fabs(eahas_kendall_tau(t1, t2, 3) - 2 / sqrt(6.0)) < 1e-12); /* tau-b with a tie */
+  assert_true(fabs(eahas_spearman_rho(t1, t2, 3) - 0.8660254037844386) < 1e-12);
+  assert_true(fabs(eahas_r2(a, a, 5) - 1) < 1e-12);
+  double m[5] = {3, 3, 3, 3, 3};
+  assert_true(fabs(eahas_r2(a, m, 5)) < 1e-12);
+  assert_true(fabs(eahas_rmse(a, b, 5) - sqrt(0.8)) < 1e-12);
+  assert_true(isnan(eahas_r2(m, a, 5)) && isnan(eahas_kendall_tau(a, b, 1)));
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_forest_matches_xgboost), cmocka_unit_test(test_forest_errors),
+    cmocka_unit_test(test_metrics),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
