@@ -49,7 +49,8 @@ static int idx_open(const char *path, int ndims, gzFile *out, uint32_t dims[3], 
   gzFile f = gzopen(path, "rb");
   if (!f) return eahas_err_set(err, EAHAS_EIO, "%s: cannot open IDX file", path);
   unsigned char h[16];
-  int rc = gz_read_exact(f, path, "the IDX header", h, 4 + 4 * (size_t)ndims, err);
+  /* The magic first, so that a file of the wrong kind is named as such, not as truncated. */
+  int rc = gz_read_exact(f, path, "the IDX magic", h, 4, err);
   if (rc) {
     gzclose(f);
     return rc;
@@ -59,6 +60,11 @@ static int idx_open(const char *path, int ndims, gzFile *out, uint32_t dims[3], 
     gzclose(f);
     return eahas_err_set(err, EAHAS_EFORMAT, "%s: wrong magic 0x%08x, expected 0x%08x (IDX unsigned byte, %d dims)",
                          path, magic, want, ndims);
+  }
+  rc = gz_read_exact(f, path, "the IDX header", h + 4, 4 * (size_t)ndims, err);
+  if (rc) {
+    gzclose(f);
+    return rc;
   }
   for (int i = 0; i < ndims; i++) {
     dims[i] = be32(h + 4 + 4 * i);
