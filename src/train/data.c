@@ -92,7 +92,7 @@ int eahas_idx_read(const char *images_path, const char *labels_path, int num_cla
   if (num_classes < 1 || num_classes > 256)
     return eahas_err_set(err, EAHAS_EINVAL, "num_classes=%d is outside [1, 256]", num_classes);
   gzFile fi = NULL, fl = NULL;
-  uint32_t di[3], dl[3];
+  uint32_t di[3] = {0}, dl[3] = {0};
   int rc = idx_open(images_path, 3, &fi, di, err);
   if (rc) return rc;
   rc = idx_open(labels_path, 1, &fl, dl, err);
