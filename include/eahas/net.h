@@ -65,6 +65,25 @@ int eahas_net_copy_state(eahas_net *dst, eahas_net *src, eahas_err *err);
 /* Version of the oneDNN library in use, e.g. "2.6.3". */
 const char *eahas_net_backend_version(void);
 
+/* ---- additions by the net module ------------------------------------------------------- */
+
+/* Like eahas_net_new, from an already expanded RegNet (stage widths, depths, group widths,
+ * strides; eahas_regnet_expand). Layer names and parameter order follow the state_dict of pycls
+ * AnyNet (stem.conv, stem.bn, s1.b1.proj, s1.b1.bn, s1.b1.f.a, s1.b1.f.a_bn, s1.b1.f.b,
+ * s1.b1.f.b_bn, s1.b1.f.se.f_ex.0, s1.b1.f.se.f_ex.2, s1.b1.f.c, s1.b1.f.c_bn, ..., head.fc),
+ * without the num_batches_tracked buffers. Errors: EAHAS_EINVAL (a stage width not a multiple of
+ * its group width, sizes out of range, naming the value), EAHAS_ENOMEM, EAHAS_EINTERNAL. */
+int eahas_net_new_regnet(const eahas_regnet *rn, const eahas_net_opts *opts, int max_batch, uint64_t seed,
+                         eahas_net **out, eahas_err *err);
+
+/* eahas_net_backward that also writes dL/dx (n x C x H x W, NCHW) into dx (may be NULL). */
+int eahas_net_backward_input(eahas_net *net, const float *dlogits, float *dx, eahas_err *err);
+
+/* Sets the number of threads oneDNN uses, process-wide (its OpenMP runtime, as
+ * omp_set_num_threads; OMP_NUM_THREADS gives the default). threads = 0 leaves it unchanged.
+ * Errors: EAHAS_EINVAL (threads < 0), EAHAS_EUNAVAIL (no OpenMP runtime in the process). */
+int eahas_net_set_threads(int threads, eahas_err *err);
+
 #ifdef __cplusplus
 }
 #endif
