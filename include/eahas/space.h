@@ -67,7 +67,7 @@ typedef struct eahas_preset {
   int train_size, val_size, test_size; /* subset sizes; 0 = all available */
   int hflip;               /* random horizontal flip in augmentation */
   int crop_pad;            /* random-crop zero padding in pixels (0 = no crop) */
-  int threads;             /* default training threads */
+  int threads;             /* default training threads; 0 = all available cores */
 } eahas_preset;
 
 /* The preset of that name, or NULL. Names: "cifar10", "tinyimagenet", "fashion-mnist". */
@@ -144,6 +144,16 @@ int eahas_regnet_complexity(const eahas_regnet *r, const eahas_net_opts *o, eaha
 /* The architecture of a config and the net options of a preset. */
 eahas_regnet_arch eahas_config_arch(const eahas_config *c);
 eahas_net_opts eahas_preset_net_opts(const eahas_preset *p);
+/* Checks an expanded network and its complexity against the preset's constraints (stage count
+ * and max stages, flops band, params and acts maxima; REFERENCE.md §2). EAHAS_EINVAL names the
+ * first violated constraint, its value and the allowed range. */
+int eahas_preset_check_constraints(const eahas_preset *p, const eahas_regnet *r, const eahas_complexity *cx,
+                                   eahas_err *err);
+/* Parses an architecture alone, "d=13,w0=24,wa=36.44,wm=2.49,gw=8" (keys in any order, each once),
+ * with real-valued wa, wm and any positive d, w0, gw: for describing pycls RegNets outside the
+ * benchmark's grid. Errors: EAHAS_EINVAL naming the key and value (unknown, missing, duplicate
+ * key, not a number, d/w0/gw < 1, wa < 0, wm <= 1). */
+int eahas_regnet_arch_parse(const char *text, eahas_regnet_arch *out, eahas_err *err);
 /* Shortcut: expand + complexity for a config under a preset. */
 int eahas_config_complexity(const eahas_config *c, const eahas_preset *p, eahas_regnet *r_out,
                             eahas_complexity *cx_out, eahas_err *err);

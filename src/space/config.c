@@ -5,6 +5,7 @@
  * Decimal values are parsed exactly: "20.3" becomes 203 tenths by digit arithmetic, never
  * through a binary double, so that format(parse(x)) == x. */
 #include <ctype.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -393,19 +394,101 @@ int eahas_config_validate(const eahas_config *c, const eahas_preset *p, int chec
   eahas_complexity cx;
   rc = eahas_config_complexity(c, p, &r, &cx, err);
   if (rc) return rc;
-  if (p->required_stages && (r.num_stages != p->required_stages || r.max_stages != p->required_stages))
+  return eahas_preset_check_constraints(p, &r, &cx, err);
+}
+
+int eahas_preset_check_constraints(const eahas_preset *p, const eahas_regnet *r, const eahas_complexity *cx,
+                                   eahas_err *err) {
+  if (p->required_stages && (r->num_stages != p->required_stages || r->max_stages != p->required_stages))
     return eahas_err_set(err, EAHAS_EINVAL,
                          "num_stages=%d, max_stages=%d: preset %s requires exactly %d stages (both equal to %d)",
-                         r.num_stages, r.max_stages, p->name, p->required_stages, p->required_stages);
-  if ((p->flops_min > 0 && cx.flops < p->flops_min) || (p->flops_max > 0 && cx.flops > p->flops_max))
-    return eahas_err_set(err, EAHAS_EINVAL, "flops=%.0f is outside [%.0f, %.0f] of preset %s", cx.flops,
+                         r->num_stages, r->max_stages, p->name, p->required_stages, p->required_stages);
+  if ((p->flops_min > 0 && cx->flops < p->flops_min) || (p->flops_max > 0 && cx->flops > p->flops_max))
+    return eahas_err_set(err, EAHAS_EINVAL, "flops=%.0f is outside [%.0f, %.0f] of preset %s", cx->flops,
                          p->flops_min, p->flops_max, p->name);
-  if (p->params_max > 0 && cx.params > p->params_max)
-    return eahas_err_set(err, EAHAS_EINVAL, "params=%.0f is above the maximum %.0f of preset %s", cx.params,
+  if (p->params_max > 0 && cx->params > p->params_max)
+    return eahas_err_set(err, EAHAS_EINVAL, "params=%.0f is above the maximum %.0f of preset %s", cx->params,
                          p->params_max, p->name);
-  if (p->acts_max > 0 && cx.acts > p->acts_max)
-    return eahas_err_set(err, EAHAS_EINVAL, "acts=%.0f is above the maximum %.0f of preset %s", cx.acts,
+  if (p->acts_max > 0 && cx->acts > p->acts_max)
+    return eahas_err_set(err, EAHAS_EINVAL, "acts=%.0f is above the maximum %.0f of preset %s", cx->acts,
                          p->acts_max, p->name);
+  return 0;
+}
+
+/* ---- architecture alone (pycls models off the benchmark's grid) ------------------------- */
+
+static int arch_int(const char *key, const char *val, int *out, eahas_err *err) {
+  long long v;
+  int dec = parse_decimal(val, 0, &v);
+  if (dec == DEC_OK && (v < 1 || v > 100000)) dec = DEC_HUGE;
+  if (dec) return err_number(err, key, val, dec, "an integer >= 1");
+  *out = (int)v;
+  return 0;
+}
+
+static int arch_real(const char *key, const char *val, double lo, int lo_open, double *out, eahas_err *err) {
+  char *end;
+  double v = strtod(val, &end);
+  char shown[40];
+  show_value(val, shown, sizeof shown);
+  if (!*val || *end || !isfinite(v))
+    return eahas_err_set(err, EAHAS_EINVAL, "%s='%s' is not a number (allowed: a real %s %g)", key, shown,
+                         lo_open ? ">" : ">=", lo);
+  if (lo_open ? !(v > lo) : !(v >= lo))
+    return eahas_err_set(err, EAHAS_EINVAL, "%s=%s is out of range (allowed: a real %s %g)", key, shown,
+                         lo_open ? ">" : ">=", lo);
+  *out = v;
+  return 0;
+}
+
+int eahas_regnet_arch_parse(const char *text, eahas_regnet_arch *out, eahas_err *err) {
+  static const char *const names[5] = {"d", "w0", "wa", "wm", "gw"};
+  if (!text) return eahas_err_set(err, EAHAS_EINVAL, "empty architecture (expected d=..,w0=..,wa=..,wm=..,gw=..)");
+  size_t n = strnlen(text, PARSE_MAX_BYTES + 1);
+  if (n > PARSE_MAX_BYTES)
+    return eahas_err_set(err, EAHAS_EINVAL, "architecture is too long: more than %d bytes", PARSE_MAX_BYTES);
+  long bad = eahas_utf8_invalid_at(text, n);
+  if (bad >= 0)
+    return eahas_err_set(err, EAHAS_EINVAL, "architecture is not valid UTF-8: byte 0x%02x at offset %ld",
+                         (unsigned char)text[bad], bad);
+  char buf[PARSE_MAX_BYTES + 1];
+  memcpy(buf, text, n + 1);
+  char *s = trim(buf);
+  if (!*s) return eahas_err_set(err, EAHAS_EINVAL, "empty architecture (expected d=..,w0=..,wa=..,wm=..,gw=..)");
+  int seen[5] = {0};
+  eahas_regnet_arch a = {0, 0, 0, 0, 0};
+  for (char *item = s;;) {
+    char *comma = strchr(item, ',');
+    if (comma) *comma = 0;
+    char *eq = strchr(item, '=');
+    char shown[40];
+    if (!eq) {
+      show_value(trim(item), shown, sizeof shown);
+      return eahas_err_set(err, EAHAS_EINVAL, "'%s' is not key=value (an architecture is d=..,w0=..,wa=..,wm=..,gw=..)",
+                           shown);
+    }
+    *eq = 0;
+    char *key = trim(item), *val = trim(eq + 1);
+    int k = -1;
+    for (int i = 0; i < 5; i++)
+      if (strcmp(key, names[i]) == 0) k = i;
+    show_value(key, shown, sizeof shown);
+    if (k < 0) return eahas_err_set(err, EAHAS_EINVAL, "unknown key '%s' (architecture keys: d, w0, wa, wm, gw)", shown);
+    if (seen[k]) return eahas_err_set(err, EAHAS_EINVAL, "duplicate key '%s'", shown);
+    seen[k] = 1;
+    int rc = k == 0 ? arch_int("d", val, &a.d, err)
+             : k == 1 ? arch_int("w0", val, &a.w0, err)
+             : k == 2 ? arch_real("wa", val, 0.0, 0, &a.wa, err)
+             : k == 3 ? arch_real("wm", val, 1.0, 1, &a.wm, err)
+                      : arch_int("gw", val, &a.gw, err);
+    if (rc) return rc;
+    if (!comma) break;
+    item = comma + 1;
+  }
+  for (int i = 0; i < 5; i++)
+    if (!seen[i])
+      return eahas_err_set(err, EAHAS_EINVAL, "missing key '%s' (an architecture needs d, w0, wa, wm, gw)", names[i]);
+  *out = a;
   return 0;
 }
 

@@ -319,12 +319,81 @@ static void test_encode(void **state) {
   assert_string_equal(e.msg, "encoding: the opt one-hot (values 15..17) has no positive entry");
 }
 
+/* Architectures alone, off the benchmark grid (pycls zoo models). */
+static void test_arch_parse(void **state) {
+  (void)state;
+  eahas_regnet_arch a;
+  eahas_err e = {0};
+  assert_int_equal(eahas_regnet_arch_parse(" gw=8, wm=2.49,wa=36.44,w0=24,d=13\n", &a, &e), 0);
+  assert_int_equal(a.d, 13);
+  assert_int_equal(a.w0, 24);
+  assert_int_equal(a.gw, 8);
+  assert_true(a.wa == 36.44 && a.wm == 2.49);
+  struct {
+    const char *text, *msg;
+  } bad[] = {
+      {"d=13,w0=24,wa=36.44,wm=2.49", "missing key 'gw' (an architecture needs d, w0, wa, wm, gw)"},
+      {"d=13,w0=24,wa=36.44,wm=2.49,gw=8,lr=0.1", "unknown key 'lr' (architecture keys: d, w0, wa, wm, gw)"},
+      {"d=13,d=13,w0=24,wa=36.44,wm=2.49,gw=8", "duplicate key 'd'"},
+      {"d=0,w0=24,wa=36.44,wm=2.49,gw=8", "d=0 is out of range (allowed: an integer >= 1)"},
+      {"d=13,w0=24.5,wa=36.44,wm=2.49,gw=8", "w0=24.5 is off the grid (allowed: an integer >= 1)"},
+      {"d=13,w0=24,wa=-1,wm=2.49,gw=8", "wa=-1 is out of range (allowed: a real >= 0)"},
+      {"d=13,w0=24,wa=36.44,wm=1,gw=8", "wm=1 is out of range (allowed: a real > 1)"},
+      {"d=13,w0=24,wa=abc,wm=2.49,gw=8", "wa='abc' is not a number (allowed: a real >= 0)"},
+      {"d=13,w0=24,wa=inf,wm=2.49,gw=8", "wa='inf' is not a number (allowed: a real >= 0)"},
+      {"", "empty architecture"},
+      {"d=13,w0", "'w0' is not key=value"},
+      {"d=\xff", "not valid UTF-8"},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    e.msg[0] = 0;
+    assert_int_equal(eahas_regnet_arch_parse(bad[i].text, &a, &e), EAHAS_EINVAL);
+    if (!strstr(e.msg, bad[i].msg)) fail_msg("'%s': got '%s', wanted '%s'", bad[i].text, e.msg, bad[i].msg);
+  }
+}
+
+/* The constraint check on its own, each constraint at and past its bound. */
+static void test_check_constraints(void **state) {
+  (void)state;
+  const eahas_preset *p = eahas_preset_get("cifar10");
+  eahas_regnet r = {0};
+  r.num_stages = r.max_stages = 2;
+  eahas_complexity cx = {0.12e9, 2.0e6, 1.0e6};
+  eahas_err e = {0};
+  assert_int_equal(eahas_preset_check_constraints(p, &r, &cx, &e), 0);
+  cx.flops = 0.13e9;
+  assert_int_equal(eahas_preset_check_constraints(p, &r, &cx, &e), 0);
+  cx.flops = 0.13e9 + 1;
+  assert_int_equal(eahas_preset_check_constraints(p, &r, &cx, &e), EAHAS_EINVAL);
+  assert_string_equal(e.msg, "flops=130000001 is outside [120000000, 130000000] of preset cifar10");
+  cx.flops = 0.12e9 - 1;
+  assert_int_equal(eahas_preset_check_constraints(p, &r, &cx, &e), EAHAS_EINVAL);
+  cx.flops = 0.125e9;
+  cx.params = 2.0e6 + 1;
+  assert_int_equal(eahas_preset_check_constraints(p, &r, &cx, &e), EAHAS_EINVAL);
+  assert_string_equal(e.msg, "params=2000001 is above the maximum 2000000 of preset cifar10");
+  cx.params = 1e6;
+  cx.acts = 1.0e6 + 1;
+  assert_int_equal(eahas_preset_check_constraints(p, &r, &cx, &e), EAHAS_EINVAL);
+  assert_string_equal(e.msg, "acts=1000001 is above the maximum 1000000 of preset cifar10");
+  cx.acts = 1;
+  r.max_stages = 3; /* two distinct widths but three possible: rejected (pycls num_s != max_s) */
+  assert_int_equal(eahas_preset_check_constraints(p, &r, &cx, &e), EAHAS_EINVAL);
+  assert_string_equal(e.msg, "num_stages=2, max_stages=3: preset cifar10 requires exactly 2 stages (both equal to 2)");
+  /* tinyimagenet has no complexity band */
+  r.max_stages = 2;
+  cx.flops = 1e12;
+  cx.params = cx.acts = 1e12;
+  assert_int_equal(eahas_preset_check_constraints(eahas_preset_get("tinyimagenet"), &r, &cx, &e), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_parse_canonical), cmocka_unit_test(test_parse_variants),
       cmocka_unit_test(test_round_trip_all_values), cmocka_unit_test(test_json),
       cmocka_unit_test(test_bad_inputs),      cmocka_unit_test(test_validate),
       cmocka_unit_test(test_hash_and_presets), cmocka_unit_test(test_encode),
+      cmocka_unit_test(test_arch_parse),      cmocka_unit_test(test_check_constraints),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
