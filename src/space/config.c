@@ -165,22 +165,15 @@ static int check_set(const char *key, const char *val, int places, const int *se
                      int *idx, eahas_err *err) {
   long long v;
   int dec = parse_decimal(val, places, &v);
-  if (dec == DEC_OK) {
-    for (int i = 0; i < n; i++)
-      if (set[i] == v) {
-        *idx = i;
-        return 0;
-      }
-    char shown[40];
-    show_value(val, shown, sizeof shown);
-    return eahas_err_set(err, EAHAS_EINVAL, "%s=%s is not one of %s", key, shown, allowed);
-  }
-  if (dec == DEC_OFFGRID || dec == DEC_HUGE) {
-    char shown[40];
-    show_value(val, shown, sizeof shown);
-    return eahas_err_set(err, EAHAS_EINVAL, "%s=%s is not one of %s", key, shown, allowed);
-  }
-  return err_number(err, key, val, dec, allowed);
+  if (dec == DEC_NAN) return err_number(err, key, val, dec, allowed);
+  for (int i = 0; dec == DEC_OK && i < n; i++)
+    if (set[i] == v) {
+      *idx = i;
+      return 0;
+    }
+  char shown[40];
+  show_value(val, shown, sizeof shown);
+  return eahas_err_set(err, EAHAS_EINVAL, "%s=%s is not one of %s", key, shown, allowed);
 }
 
 static int check_name(const char *key, const char *val, const char *const *names, int n, int *idx,

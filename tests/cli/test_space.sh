@@ -79,6 +79,8 @@ cp "$T/out" "$T/fm"
   echo "d=12,w0=64,wa=20.3,wm=2.712,gw=8,lr=0.1,opt=sgd,sched=cos,cutout=16,epochs=100,foo=1"
   printf 'd=12,w0=64,wa=20.3,wm=2.712,gw=8,lr=0.1,opt=\377,sched=cos,cutout=16,epochs=100\n'
   echo "d=12,w0=64,wa=20.3,wm=2.600,gw=8,lr=0.1,opt=sgd,sched=cos,cutout=16"
+  head -c 1048576 /dev/zero | tr '\0' 'd'
+  echo
 } >"$T/bad"
 expect_rc 1 "$B" space validate --preset cifar10 <"$T/bad"
 has '^line 2: wm=3.5 is out of range' out
@@ -87,8 +89,9 @@ has '^line 5: num_stages=3, max_stages=3: preset cifar10 requires exactly 2 stag
 has "^line 6: unknown key 'foo'" out
 has '^line 7: config is not valid UTF-8' out
 has "^line 8: missing key 'epochs'" out
+has '^line 9: config is too long' out
 grep -q '^line [14]:' "$T/out" && fail "good lines reported as bad"
-has '8 lines, 6 bad' err
+has '9 lines, 7 bad' err
 expect_rc 1 "$B" space validate --preset cifar10 --json <"$T/bad"
 has '{"line":3,"error":"empty config' out
 # --no-constraints: line 5 is in the space, only its stage count breaks the constraints
