@@ -89,7 +89,8 @@ int eahas_config_format(const eahas_config *c, char *buf, int n);
  * keys (string or number values). Checks every value against the full space (wm against the
  * widest range 1.500..3.000; use eahas_config_validate for a preset's range). Errors:
  * EAHAS_EINVAL with a message naming the key, the value and what is allowed (unknown, missing
- * or duplicate key, out of range, off grid, not a number, empty, too long, not UTF-8). */
+ * or duplicate key, out of range, off grid, not a number, empty, longer than 4096 bytes, not
+ * UTF-8). Surrounding whitespace (a trailing newline) is ignored. */
 int eahas_config_parse(const char *text, eahas_config *out, eahas_err *err);
 
 /* JSON object text with the same keys (numbers as numbers, names as strings), malloc'd. */
