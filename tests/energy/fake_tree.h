@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static void ft_write(const char *path, const char *text) {
+__attribute__((unused)) static void ft_write(const char *path, const char *text) {
   char tmp[2 * PATH_MAX];
   snprintf(tmp, sizeof tmp, "%s.tmp", path);
   FILE *f = fopen(tmp, "w");
@@ -31,7 +31,7 @@ static void ft_write(const char *path, const char *text) {
   }
 }
 
-static void ft_writef(const char *dir, const char *file, const char *fmt, unsigned long long v) {
+__attribute__((unused)) static void ft_writef(const char *dir, const char *file, const char *fmt, unsigned long long v) {
   char p[2 * PATH_MAX], text[64];
   snprintf(p, sizeof p, "%s/%s", dir, file);
   snprintf(text, sizeof text, fmt, v);
@@ -40,7 +40,7 @@ static void ft_writef(const char *dir, const char *file, const char *fmt, unsign
 
 /* Makes <root>/<entry> with name, energy_uj and max_energy_range_uj (each skipped if NULL / 0
  * where noted); returns the zone directory in a static buffer. */
-static const char *ft_zone(const char *root, const char *entry, const char *name,
+__attribute__((unused)) static const char *ft_zone(const char *root, const char *entry, const char *name,
                            unsigned long long energy_uj, unsigned long long max_uj) {
   static char dir[PATH_MAX];
   if (strlen(root) + strlen(entry) + 2 > sizeof dir) abort();
@@ -57,20 +57,20 @@ static const char *ft_zone(const char *root, const char *entry, const char *name
   return dir;
 }
 
-static void ft_set(const char *root, const char *entry, unsigned long long energy_uj) {
+__attribute__((unused)) static void ft_set(const char *root, const char *entry, unsigned long long energy_uj) {
   char dir[2 * PATH_MAX];
   snprintf(dir, sizeof dir, "%s/%s", root, entry);
   ft_writef(dir, "energy_uj", "%llu\n", energy_uj);
 }
 
-static char *ft_root(void) {
+__attribute__((unused)) static char *ft_root(void) {
   char tmpl[] = "/tmp/eahas-powercap-XXXXXX";
   char *d = mkdtemp(tmpl);
   if (!d) abort();
   return strdup(d);
 }
 
-static void ft_rm(const char *root) {
+__attribute__((unused)) static void ft_rm(const char *root) {
   char cmd[PATH_MAX + 16];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
   if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", root);
