@@ -164,7 +164,7 @@ static int get_number(const cJSON *o, const char *key, const char *where, double
 }
 
 static int get_int(const cJSON *o, const char *key, const char *where, int lo, int hi, int *out, eahas_err *err) {
-  double d;
+  double d = 0;
   int rc = get_number(o, key, where, &d, err);
   if (rc) return rc;
   if (d != floor(d) || d < lo || d > hi)
@@ -295,19 +295,36 @@ static int check_totals(const eahas_run_record *r, eahas_err *err) {
   return rc;
 }
 
-/* "nvml-counter", "nvml-power", "rapl", "perf", "estimate:<model>", or "none" (no meter: every
- * energy figure must then be 0). */
+/* One measurement method: "nvml-counter", "nvml-power", "rapl", "perf" or "estimate:<model>". */
+static int known_method(const char *m, size_t n) {
+  static const char *const known[] = {"nvml-counter", "nvml-power", "rapl", "perf"};
+  if (n > 9 && strncmp(m, "estimate:", 9) == 0) return 1;
+  for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+    if (strlen(known[i]) == n && strncmp(m, known[i], n) == 0) return 1;
+  return 0;
+}
+
+/* A method, or methods joined by '+' when GPU and CPU are measured together
+ * ("nvml-counter+rapl"), or "none" (no meter: every energy figure must then be 0). */
 static int check_method(const eahas_run_record *r, eahas_err *err) {
   const char *m = r->energy_method;
-  static const char *const known[] = {"nvml-counter", "nvml-power", "rapl", "perf", "none"};
-  int ok = strncmp(m, "estimate:", 9) == 0 && m[9] != '\0';
-  for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) ok |= strcmp(m, known[i]) == 0;
+  int ok = m[0] != '\0';
+  for (const char *p = m; ok && *p;) {
+    size_t n = strcspn(p, "+");
+    ok = known_method(p, n);
+    p += n;
+    if (*p == '+') ok = ok && *++p != '\0';
+  }
+  if (strcmp(m, "none") == 0) {
+    if (r->total_energy_j != 0 || r->iec_j_per_image != 0)
+      return eahas_err_set(err, EAHAS_EFORMAT, "energy.method is \"none\" but the record has non-zero energies");
+    return EAHAS_OK;
+  }
   if (!ok)
     return eahas_err_set(err, EAHAS_EFORMAT,
-                         "energy.method=\"%s\" is not one of nvml-counter, nvml-power, rapl, perf, estimate:<model>, none",
+                         "energy.method=\"%s\" is not nvml-counter, nvml-power, rapl, perf, estimate:<model>, "
+                         "several of those joined by '+', or none",
                          m);
-  if (strcmp(m, "none") == 0 && (r->total_energy_j != 0 || r->iec_j_per_image != 0))
-    return eahas_err_set(err, EAHAS_EFORMAT, "energy.method is \"none\" but the record has non-zero energies");
   return EAHAS_OK;
 }
 

@@ -93,6 +93,7 @@ static void test_round_trip(void **state) {
   eahas_run_record r, back;
   assert_int_equal(fixture_record(&r, "fashion-mnist", 4, 3), 0);
   r.seed = 18446744073709551615ull; /* above 2^53: written as a string */
+  strcpy(r.energy_method, "nvml-counter+rapl");
   r.energy_shared = 1;
   char *s = eahas_run_record_to_json(&r);
   assert_non_null(s);
@@ -184,6 +185,8 @@ static void m_tec(cJSON *o) { set_num(o, "totals", "tec_kwh", get(o, "totals", "
 static void m_time(cJSON *o) { set_num(o, "totals", "train_time_s", 1.0); }
 static void m_method(cJSON *o) { set_str(o, "energy", "method", "nvidia-smi"); }
 static void m_none_with_energy(cJSON *o) { set_str(o, "energy", "method", "none"); }
+static void m_method2(cJSON *o) { set_str(o, "energy", "method", "rapl+"); }
+static void m_method3(cJSON *o) { set_str(o, "energy", "method", "estimate:"); }
 static void m_status(cJSON *o) { set_str(o, "status", NULL, "done"); }
 static void m_ok_short(cJSON *o) { set_num(o, "epochs_limit", NULL, 5); }
 static void m_planned(cJSON *o) { set_num(o, "epochs_planned", NULL, 100); }
@@ -211,7 +214,9 @@ static void test_rejects(void **state) {
   expect_reject(m_units, "field \"units.tec\"=\"Wh\", expected \"kWh\"");
   expect_reject(m_tec, "totals.tec_kwh (sum of train_energy_j / 3.6e6)=");
   expect_reject(m_time, "totals.train_time_s=1 disagrees with the curves");
-  expect_reject(m_method, "energy.method=\"nvidia-smi\" is not one of");
+  expect_reject(m_method, "energy.method=\"nvidia-smi\" is not nvml-counter, nvml-power, rapl, perf, estimate:<model>");
+  expect_reject(m_method2, "energy.method=\"rapl+\" is not");
+  expect_reject(m_method3, "energy.method=\"estimate:\" is not");
   expect_reject(m_none_with_energy, "energy.method is \"none\" but the record has non-zero energies");
   expect_reject(m_status, "status=\"done\" is not one of ok, diverged, failed");
   expect_reject(m_ok_short, "status \"ok\" but epochs_trained=3 is not epochs_limit=5");
