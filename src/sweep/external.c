@@ -66,7 +66,9 @@ static int parse_epoch_line(const char *s, epoch_line *l, eahas_err *err) {
   cJSON *o = cJSON_Parse(s);
   if (!o || !cJSON_IsObject(o)) {
     cJSON_Delete(o);
-    return eahas_err_set(err, EAHAS_EFORMAT, "not a JSON object");
+    int n = (int)strcspn(s, "\r\n");
+    return eahas_err_set(err, EAHAS_EFORMAT, "not a JSON object (NaN and Infinity are not JSON): \"%.*s%s\"",
+                         n > 60 ? 60 : n, s, n > 60 ? "..." : "");
   }
   double ep = 0;
   int rc = num_field(o, "epoch", 1, 1, EAHAS_MAX_EPOCHS, &ep, err);
@@ -89,17 +91,27 @@ static int parse_epoch_line(const char *s, epoch_line *l, eahas_err *err) {
   return rc;
 }
 
-/* The trainer's name for the record: the base name of the command's first word. */
+/* The trainer's name for the record: the base name of the command's first word, or of the
+ * script it runs when that word is an interpreter ("sh train.sh", "python3 train.py"). */
 static void trainer_name(const char *cmd, char *buf, size_t n) {
-  const char *s = cmd + strspn(cmd, " \t");
-  size_t len = strcspn(s, " \t");
-  const char *base = s;
-  for (size_t i = 0; i < len; i++)
-    if (s[i] == '/') base = s + i + 1;
-  size_t bl = (size_t)(s + len - base);
-  if (bl >= n) bl = n - 1;
-  memcpy(buf, base, bl);
-  buf[bl] = '\0';
+  static const char *const interp[] = {"sh", "bash", "dash", "python", "python3", "env", "perl", "Rscript", "julia", "node"};
+  const char *s = cmd;
+  for (int word = 0; word < 3; word++) {
+    s += strspn(s, " \t");
+    size_t len = strcspn(s, " \t");
+    const char *base = s;
+    for (size_t i = 0; i < len; i++)
+      if (s[i] == '/') base = s + i + 1;
+    size_t bl = (size_t)(s + len - base);
+    if (bl >= n) bl = n - 1;
+    memcpy(buf, base, bl);
+    buf[bl] = '\0';
+    int is_interp = 0;
+    for (size_t i = 0; i < sizeof interp / sizeof interp[0]; i++) is_interp |= strcmp(buf, interp[i]) == 0;
+    const char *next = s + len + strspn(s + len, " \t");
+    if (!is_interp || !*next || *next == '-') break;
+    s = next;
+  }
   if (!buf[0]) snprintf(buf, n, "external");
 }
 

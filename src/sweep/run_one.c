@@ -242,10 +242,10 @@ static int train(const eahas_plan_entry *e, const eahas_sweep_opts *o, int attem
   int limit = o->epochs > 0 && o->epochs < e->config.epochs ? o->epochs : e->config.epochs;
   rc = o->trainer ? sweep_run_external(e, o, limit, log_fd, r, err) : run_builtin(e, o, limit, log_fd, r, err);
   close(log_fd);
-  if (rc && err) {
+  /* when the trainer died, its own last words are usually the real reason */
+  if (rc && err && (strstr(err->msg, "exited with") || strstr(err->msg, "killed by signal"))) {
     char last[200];
     sweep_last_line(logp, last, sizeof last);
-    /* the trainer's own last words are usually the real reason */
     if (last[0] && !strstr(err->msg, last)) {
       size_t l = strlen(err->msg);
       snprintf(err->msg + l, sizeof err->msg - l, " (last log line: %s)", last);
