@@ -85,7 +85,7 @@ static int scan_dir(const char *dir, candidate *cs, int nc) {
     if (strlen(de->d_name) >= sizeof c.entry || parse_entry(de->d_name, &c) != 0) continue;
     if (strstr(c.type, "mmio")) continue; /* same package as <type>:N, read through MMIO */
     if (seen(cs, nc, de->d_name)) continue;
-    snprintf(c.entry, sizeof c.entry, "%s", de->d_name);
+    memcpy(c.entry, de->d_name, strlen(de->d_name) + 1); /* length checked above */
     snprintf(c.path, sizeof c.path, "%s/%s", dir, de->d_name);
     cs[nc++] = c;
   }
