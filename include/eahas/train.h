@@ -198,14 +198,16 @@ typedef struct eahas_train_progress {
   int iter, iters;        /* iteration within the epoch, iterations per epoch */
   double loss, acc;       /* running mean train loss / top-1 acc (%) of the epoch so far */
   double val_acc, test_acc, test_acc_ema, lr, epoch_time_s; /* phase "epoch" only */
+  eahas_net *net;         /* the model being trained (phases "train" and "epoch"), for monitors */
 } eahas_train_progress;
 
 typedef struct eahas_train_opts {
   int epochs_limit;       /* 0 = config.epochs; else train the first N epochs of that schedule */
   uint64_t seed;          /* split, init, shuffling and augmentation all derive from it */
-  int threads;            /* 0 = the preset's threads */
+  int threads;            /* 0 = the preset's threads (0 there = all online cores) */
   const eahas_meter_opts *meter; /* NULL = automatic meter choice */
   double iec_min_s;       /* minimum duration of the IEC measurement; 0 = 1.0 s */
+  const char *lock_dir;   /* domain-share lock files (energy.h); NULL = eahas_domain_share_default_dir() */
   const eahas_data *data; /* optional prepared data (tests); NULL = load from data_dir */
   void (*progress)(void *ctx, const eahas_train_progress *p); /* may be NULL */
   void *progress_ctx;

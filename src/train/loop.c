@@ -91,6 +91,7 @@ typedef struct run_ctx {
   eahas_net *net, *ema;
   eahas_optim *opt;
   eahas_meter *meter;
+  eahas_domain_share *share;
   float *bx, *tmp, *logits, *dlogits;
   int *by, *perm;
   eahas_tensor_info *p_net, *p_ema; /* parameters then buffers, for the EMA */
@@ -101,6 +102,7 @@ static void ctx_free(run_ctx *x) {
   eahas_optim_free(x->opt);
   eahas_net_free(x->net);
   eahas_net_free(x->ema);
+  if (x->share) eahas_domain_share_end(x->share, NULL, NULL, NULL);
   if (x->meter) eahas_meter_close(x->meter);
   eahas_data_free(&x->own_data);
   free(x->bx);
@@ -184,7 +186,8 @@ static int train_epoch(run_ctx *x, const eahas_config *c, const eahas_preset *p,
     hits += hit;
     seen += bs;
     eahas_train_progress pr = {.phase = "train", .epoch = e, .epochs = epochs, .iter = it + 1, .iters = iters,
-                               .loss = loss_sum / (it + 1), .acc = 100.0 * (double)hits / (double)seen, .lr = lr};
+                               .loss = loss_sum / (it + 1), .acc = 100.0 * (double)hits / (double)seen, .lr = lr,
+                               .net = x->net};
     report(o, &pr);
   }
   *loss_out = iters > 0 ? loss_sum / iters : 0.0;
@@ -265,7 +268,13 @@ static int setup(run_ctx *x, const eahas_config *c, const eahas_preset *p, const
     return eahas_err_set(err, EAHAS_ENOMEM, "cannot allocate training buffers for batch %d", max_batch);
   eahas_meter_opts mo = {0};
   if (o->meter) mo = *o->meter;
-  return eahas_meter_open(&mo, &x->meter, err);
+  rc = eahas_meter_open(&mo, &x->meter, err);
+  if (rc) return rc;
+  /* Announce the run on every measured domain, so that a shared counter is recorded as such. */
+  const char *names[EAHAS_MAX_DOMAINS];
+  int nd = eahas_meter_domain_names(x->meter, names, EAHAS_MAX_DOMAINS);
+  if (nd > 0) rc = eahas_domain_share_begin(names, nd, o->lock_dir, &x->share, err);
+  return rc;
 }
 
 int eahas_train_run(const eahas_config *c, const eahas_preset *p, const char *data_dir, eahas_train_opts *o,
@@ -282,7 +291,11 @@ int eahas_train_run(const eahas_config *c, const eahas_preset *p, const char *da
     return eahas_err_set(err, EAHAS_EINVAL, "epochs limit %d is outside [1, %d] (the config's max epochs)",
                          o->epochs_limit, c->epochs);
   int epochs = o->epochs_limit ? o->epochs_limit : c->epochs;
-  int threads = o->threads > 0 ? o->threads : (p->threads > 0 ? p->threads : 1);
+  int threads = o->threads > 0 ? o->threads : p->threads;
+  if (threads <= 0) {
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    threads = cores > 0 ? (int)cores : 1;
+  }
   if (threads > 1024) return eahas_err_set(err, EAHAS_EINVAL, "threads=%d is outside [1, 1024]", threads);
   set_threads(threads);
   double iec_min = o->iec_min_s > 0 ? o->iec_min_s : 1.0;
@@ -357,7 +370,7 @@ int eahas_train_run(const eahas_config *c, const eahas_preset *p, const char *da
     rec->tec_kwh += etr / 3.6e6;
     eahas_train_progress pr = {.phase = "epoch", .epoch = e, .epochs = epochs, .loss = loss, .acc = acc,
                                .val_acc = va, .test_acc = ta, .test_acc_ema = tae, .lr = lr,
-                               .epoch_time_s = rec->epoch_time_s[e]};
+                               .epoch_time_s = rec->epoch_time_s[e], .net = x.net};
     report(o, &pr);
   }
   o->out_loop_energy_j = last_j - start_j;
@@ -365,6 +378,13 @@ int eahas_train_run(const eahas_config *c, const eahas_preset *p, const char *da
     eahas_train_progress pr = {.phase = "iec", .epoch = rec->epochs_trained, .epochs = epochs};
     report(o, &pr);
     rc = measure_iec(&x, p, iec_min, &rec->iec_j_per_image, err);
+  }
+  if (!rc) rc = eahas_meter_stop(x.meter, &rd, err);
+  if (!rc && x.share) {
+    int shared = 0;
+    rc = eahas_domain_share_end(x.share, &shared, NULL, err);
+    x.share = NULL;
+    rec->energy_shared = shared;
   }
   if (rc) {
     snprintf(rec->status, sizeof rec->status, "failed");
