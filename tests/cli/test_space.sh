@@ -42,7 +42,8 @@ t1=$(date +%s%N)
 cp "$T/out" "$T/s1"
 ms=$(( (t1 - t0) / 1000000 ))
 echo "sample --preset cifar10 -n 1000 --seed 1: ${ms} ms"
-[ "$ms" -lt 2000 ] || fail "sampling 1000 configs took ${ms} ms"
+# Typically ~0.1 s of CPU; the bound leaves room for sanitizers and a loaded machine.
+[ "$ms" -lt 3000 ] || fail "sampling 1000 configs took ${ms} ms"
 [ "$(wc -l <"$T/s1")" -eq 1000 ] || fail "sample printed $(wc -l <"$T/s1") lines, wanted 1000"
 [ "$(sort -u "$T/s1" | wc -l)" -gt 990 ] || fail "sample printed many duplicates"
 "$B" space validate --preset cifar10 <"$T/s1" >"$T/vout" 2>"$T/verr" || fail "validate rejected sampled configs: $(head -3 "$T/vout")"
