@@ -89,6 +89,10 @@ int eahas_meter_open(const eahas_meter_opts *o, eahas_meter **out, eahas_err *er
 void eahas_meter_close(eahas_meter *m);
 /* Method string of the open meter, e.g. "rapl" or "estimate:cpu-tdp-v1". */
 const char *eahas_meter_method(const eahas_meter *m);
+/* For AUTO: why the backends it did not use could not open, "name: reason; ..." (e.g. "nvml: no
+ * NVIDIA GPU: ...; rapl: ... Permission denied ... grant read access ..."); "" when forced or
+ * when every backend opened. Owned by the meter. Worth showing when the method is an estimate. */
+const char *eahas_meter_note(const eahas_meter *m);
 /* Starts (or restarts) a measurement. */
 int eahas_meter_start(eahas_meter *m, eahas_err *err);
 /* Energy since start; the meter keeps running so that successive reads give cumulative figures
@@ -110,6 +114,7 @@ typedef struct eahas_energy_run_result {
   double cpu_s;      /* user + system CPU seconds of the command and its waited-for children */
   double max_rss_gib;/* its peak resident set, GiB */
   eahas_energy_reading reading;
+  char note[768];    /* eahas_meter_note of the meter used */
 } eahas_energy_run_result;
 
 /* Opens the meter o (o->pid is ignored: the command is measured), runs argv[0] with arguments

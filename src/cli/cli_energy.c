@@ -61,6 +61,7 @@ static char *report_json(const eahas_energy_run_result *r, char *const *cmd) {
   cJSON_AddStringToObject(o, "method", rd->method);
   cJSON_AddBoolToObject(o, "is_estimate", eahas_method_is_estimate(rd->method));
   cJSON_AddStringToObject(o, "params", rd->params);
+  cJSON_AddStringToObject(o, "fallback_note", r->note);
   cJSON_AddNumberToObject(o, "cpu_s", r->cpu_s);
   cJSON *ds = cJSON_AddArrayToObject(o, "domains");
   for (int i = 0; i < rd->n_domains; i++) {
@@ -90,6 +91,8 @@ static char *report_text(const eahas_energy_run_result *r, char *const *cmd) {
   else
     fprintf(f, "method        %s  (measured)\n", rd->method);
   if (rd->params[0]) fprintf(f, "parameters    %s\n", rd->params);
+  if (eahas_method_is_estimate(rd->method) && r->note[0])
+    fprintf(f, "not measured  %s\n", r->note);
   fprintf(f, "%-16s %14s %14s\n", "domain", "energy (J)", "energy (kWh)");
   for (int i = 0; i < rd->n_domains; i++)
     fprintf(f, "%-16s %14.4f %14.4e\n", rd->domains[i].name, rd->domains[i].energy_j,

@@ -26,6 +26,7 @@ struct eahas_meter {
   int thread_code;    /* first error met by the thread, reported by the next read */
   eahas_err thread_err;
   eahas_energy_reading frozen; /* the final reading after stop */
+  char note[768];     /* AUTO: why the backends it did not use could not open */
 };
 
 int eahas_method_is_estimate(const char *method) {
@@ -49,13 +50,22 @@ static int try_open(eahas_meter *m, open_fn fn, const eahas_meter_opts *o, eahas
   return rc;
 }
 
+/* Tries a backend for AUTO; on failure appends "what: why" to m->note. */
+static int try_auto(eahas_meter *m, open_fn fn, const char *what, const eahas_meter_opts *o) {
+  eahas_err e = {0};
+  int rc = try_open(m, fn, o, &e);
+  if (rc != 0) {
+    size_t l = strlen(m->note);
+    snprintf(m->note + l, sizeof m->note - l, "%s%s: %s", l ? "; " : "", what, e.msg);
+  }
+  return rc;
+}
+
 /* AUTO: a GPU meter and a CPU meter together when present; the estimate when neither is.
  * Why both: the original counted GPU board power only (REFERENCE.md §5). */
 static int open_auto(eahas_meter *m, const eahas_meter_opts *o, eahas_err *err) {
-  eahas_err ignored = {0};
-  try_open(m, eahas_energy_nvml_open, o, &ignored);
-  if (try_open(m, eahas_energy_rapl_open, o, &ignored) != 0)
-    try_open(m, eahas_energy_perf_open, o, &ignored);
+  try_auto(m, eahas_energy_nvml_open, "nvml", o);
+  if (try_auto(m, eahas_energy_rapl_open, "rapl", o) != 0) try_auto(m, eahas_energy_perf_open, "perf", o);
   if (m->nb == 0) return try_open(m, eahas_energy_estimate_open, o, err);
   return 0;
 }
@@ -110,6 +120,8 @@ int eahas_meter_open(const eahas_meter_opts *o, eahas_meter **out, eahas_err *er
 }
 
 const char *eahas_meter_method(const eahas_meter *m) { return m->method; }
+
+const char *eahas_meter_note(const eahas_meter *m) { return m->note; }
 
 int eahas_meter_domain_names(const eahas_meter *m, const char **names, int max) {
   int k = 0;

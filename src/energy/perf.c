@@ -159,9 +159,15 @@ int eahas_energy_perf_open(const eahas_meter_opts *o, eahas_energy_backend *b, e
                          EVENTS[k].event);
       goto fail;
     }
+    int first = s->n;
     for (int c = 0; c < ncpu && s->n < EAHAS_MAX_DOMAINS; c++) {
       s->fd[s->n] = -1;
       rc = open_counter(pmu, type, config, cpus[c], EVENTS[k].event, &s->fd[s->n], err);
+      if (rc == EAHAS_EUNAVAIL && !EVENTS[k].required) { /* listed but not counting: skip dram */
+        while (s->n > first) close(s->fd[--s->n]);
+        rc = 0;
+        break;
+      }
       if (rc != 0) {
         s->n++;
         goto fail;

@@ -45,6 +45,7 @@ int eahas_energy_run(const eahas_meter_opts *o, char *const argv[], eahas_energy
   eahas_meter *m;
   int rc = eahas_meter_open(&mo, &m, err);
   if (rc != 0) return rc;
+  snprintf(res->note, sizeof res->note, "%s", eahas_meter_note(m));
   int go[2] = {-1, -1}, ep[2] = {-1, -1};
   if (pipe2(go, O_CLOEXEC) != 0 || pipe2(ep, O_CLOEXEC) != 0) {
     rc = eahas_err_set(err, EAHAS_EINTERNAL, "pipe: %s", strerror(errno));

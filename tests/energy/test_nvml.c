@@ -131,6 +131,9 @@ static void test_library_missing_and_no_gpu(void **state) {
   m = open_nvml(EAHAS_METER_AUTO, "/nonexistent/libnvidia-ml.so.1", 0, &e, &rc);
   assert_int_equal(rc, 0);
   assert_string_equal(eahas_meter_method(m), "estimate:cpu-tdp-v1");
+  assert_non_null(strstr(eahas_meter_note(m), "nvml: no NVIDIA GPU: cannot load /nonexistent/libnvidia-ml.so.1"));
+  assert_non_null(strstr(eahas_meter_note(m), "; rapl: no RAPL: cannot open /nonexistent"));
+  assert_non_null(strstr(eahas_meter_note(m), "; perf: no RAPL perf events"));
   eahas_meter_close(m);
   /* A library that is not NVML. */
   m = open_nvml(EAHAS_METER_NVML, "libm.so.6", 0, &e, &rc);

@@ -299,6 +299,18 @@ static void test_permission_denied(void **state) {
   assert_int_equal(rc, EAHAS_EPERM);
   assert_null(m);
   check_perm_msg(&e, p);
+  /* AUTO falls back to the estimate but says why RAPL was not used and how to grant it. */
+  eahas_energy_open_hook = deny_energy;
+  eahas_meter_opts ao = {.kind = EAHAS_METER_AUTO, .powercap_root = r, .perf_root = "/nonexistent",
+                         .nvml_lib = "/nonexistent.so"};
+  assert_int_equal(eahas_meter_open(&ao, &m, &e), 0);
+  eahas_energy_open_hook = NULL;
+  assert_string_equal(eahas_meter_method(m), "estimate:cpu-tdp-v1");
+  char want[2 * PATH_MAX];
+  snprintf(want, sizeof want, "rapl: cannot read %s: Permission denied", p);
+  assert_non_null(strstr(eahas_meter_note(m), want));
+  assert_non_null(strstr(eahas_meter_note(m), "chmod o+r"));
+  eahas_meter_close(m);
   /* Denied in the middle of a run (e.g. a udev rule reverted). */
   deny_after_open = 0;
   eahas_energy_open_hook = deny_later;
