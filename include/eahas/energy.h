@@ -72,9 +72,10 @@ typedef struct eahas_energy_reading {
   int n_domains;
   eahas_energy_domain domains[EAHAS_MAX_DOMAINS];
   char method[48];
-  /* Added by the energy module: for an estimate its parameters and inputs, e.g.
-   * "tdp_w=150 tdp_cores=20 idle_fraction=0.3 dram_w_per_gib=0.3725 cpu_s=0.51 rss_gib=0.12";
-   * for a measurement the backend's details (e.g. "interval_s=1"); never NULL, maybe "". */
+  /* Added by the energy module: for an estimate its parameters and inputs, e.g. "model=cpu-tdp-v1
+   * tdp_w=150 tdp_cores=20 idle_fraction=0.3 dram_w_per_gib=0.3725 cpu_s=0.5100 rss_gib=0.1200";
+   * for a measurement the backend's details (e.g. "rapl_interval_s=1", "nvml_interval_s=0.05"),
+   * possibly "". Store it with the figure. */
   char params[256];
 } eahas_energy_reading;
 
@@ -83,8 +84,11 @@ int eahas_method_is_estimate(const char *method);
 
 typedef struct eahas_meter eahas_meter;
 
-/* Opens the requested backend (or the best available for AUTO). Errors: EAHAS_EUNAVAIL (no
- * GPU / no RAPL: says which and why), EAHAS_EPERM (names the file and how to grant access). */
+/* Opens the requested backend (or the best available for AUTO; see eahas_meter_kind). o may be
+ * NULL (AUTO, defaults). Errors: EAHAS_EUNAVAIL (no GPU / no RAPL / no power PMU: says which and
+ * why), EAHAS_EPERM (names the file or event and how to grant access), EAHAS_EINVAL (bad kind,
+ * interval outside [0, 3600] s, estimate parameters out of range), EAHAS_ENOTFOUND (o->pid is not
+ * a process). docs/energy.md describes every method. */
 int eahas_meter_open(const eahas_meter_opts *o, eahas_meter **out, eahas_err *err);
 void eahas_meter_close(eahas_meter *m);
 /* Method string of the open meter, e.g. "rapl" or "estimate:cpu-tdp-v1". */
@@ -93,10 +97,14 @@ const char *eahas_meter_method(const eahas_meter *m);
  * NVIDIA GPU: ...; rapl: ... Permission denied ... grant read access ..."); "" when forced or
  * when every backend opened. Owned by the meter. Worth showing when the method is an estimate. */
 const char *eahas_meter_note(const eahas_meter *m);
-/* Starts (or restarts) a measurement. */
+/* Starts (or restarts) a measurement: takes every counter's baseline and starts the polling
+ * thread if the backend needs one (NVML power sampling, RAPL wraparound). Errors: EAHAS_EIO,
+ * EAHAS_EPERM, EAHAS_EFORMAT from reading the counters. All meter calls are thread-safe. */
 int eahas_meter_start(eahas_meter *m, eahas_err *err);
 /* Energy since start; the meter keeps running so that successive reads give cumulative figures
- * (per-epoch energy = difference of two reads). */
+ * (per-epoch energy = difference of two reads, so epochs add up exactly to the total). Errors:
+ * EAHAS_EINVAL (not started), EAHAS_EIO / EAHAS_EPERM when a counter failed at any time since start
+ * (naming the GPU or file); a failed measurement stays failed until the next start. */
 int eahas_meter_read(eahas_meter *m, eahas_energy_reading *out, eahas_err *err);
 /* Final reading: like eahas_meter_read, then stops the polling/sampling thread; later reads
  * return the same figures until the next eahas_meter_start. */
