@@ -222,7 +222,7 @@ static void bezier_deriv(const eahas_bezier *b, double t, double *du, double *dy
 static double lm_refine(eahas_bezier *b, const double *y, int L, double *t, double rmse) {
   int n = b->degree, m = n - 1, P = 2 * m;
   double lambda = 1e-3, B[EAHAS_BEZIER_MAX_DEGREE + 1], tt[EAHAS_MAX_EPOCHS];
-  for (int it = 0; it < 400 && rmse > 1e-10; it++) {
+  for (int it = 0; it < 200 && rmse > 1e-10; it++) {
     double JTJ[14 * 14] = {0}, g[14] = {0};
     for (int i = 0; i < L; i++) {
       double uu, yy, du, dy, J[14];
@@ -268,7 +268,8 @@ static double lm_refine(eahas_bezier *b, const double *y, int L, double *t, doub
         rmse = r;
         memcpy(t, tt, sizeof(double) * (size_t)L);
         lambda = fmax(lambda / 5, 1e-12);
-        if (gain < 1e-15 * (1 + rmse)) return rmse;
+        /* noisy curves: stop once a step gains less than 1e-6 of the error */
+        if (gain < 1e-6 * rmse) return rmse;
       } else {
         lambda *= 8;
       }
@@ -315,21 +316,6 @@ int eahas_bezier_fit(const double *y, int L, int degree, eahas_bezier *out, doub
    * r_i = y(t_i) - y_i with u(t_i) = u_i, over the inner control points (u_k, y_k). With
    * u'(t) dt = -B_k(t) du_k, dr_i/du_k = -y'(t_i) B_k(t_i) / u'(t_i) and dr_i/dy_k = B_k(t_i). */
   best_rmse = lm_refine(&best, y, L, t, best_rmse);
-  /* Chord length can start LM in a poor basin at high degree; a second start from uniform
-   * parameters (t_i = u_i) costs little and the better of the two is kept. */
-  if (best_rmse > 1e-9) {
-    double t2[EAHAS_MAX_EPOCHS];
-    memcpy(t2, u, sizeof(double) * (size_t)L);
-    eahas_bezier c = b;
-    if (ls_inner(n, L, t2, u, v, &c) == 0) {
-      eahas_bezier_make_monotone(&c);
-      double r2 = lm_refine(&c, y, L, t2, vertical_rmse(&c, y, L, t2));
-      if (r2 < best_rmse) {
-        best = c;
-        best_rmse = r2;
-      }
-    }
-  }
   if (!isfinite(best_rmse)) best_rmse = vertical_rmse(&best, y, L, t);
   *out = best;
   if (rmse) *rmse = best_rmse;

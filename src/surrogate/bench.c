@@ -1,0 +1,272 @@
+/* Queries of the surrogate benchmark: open a file once (models checked and compiled, recorded
+ * runs indexed), then answer any config from any thread without allocating. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "eahas/surrogate.h"
+#include "eahas/tabular.h"
+#include "surrogate/internal.h"
+
+typedef struct tab_entry {
+  uint64_t hash;
+  int run;
+} tab_entry;
+
+struct eahas_bench {
+  eahas_surrogate s;
+  const eahas_preset *preset;
+  eahas_forest forest[EAHAS_NUM_TQ][EAHAS_MAX_MEMBERS];
+  eahas_run_record *runs;
+  int n_runs;
+  tab_entry *index; /* sorted by config hash */
+  size_t memory;
+};
+
+static int cmp_tab(const void *a, const void *b) {
+  uint64_t x = ((const tab_entry *)a)->hash, y = ((const tab_entry *)b)->hash;
+  return (x > y) - (x < y);
+}
+
+void eahas_bench_close(eahas_bench *b) {
+  if (!b) return;
+  for (int q = 0; q < EAHAS_NUM_TQ; q++)
+    for (int m = 0; m < EAHAS_MAX_MEMBERS; m++) eahas_forest_free(&b->forest[q][m]);
+  eahas_surrogate_free(&b->s);
+  for (int i = 0; i < b->n_runs; i++) eahas_run_record_free(&b->runs[i]);
+  free(b->runs);
+  free(b->index);
+  free(b);
+}
+
+const eahas_preset *eahas_bench_preset(const eahas_bench *b) { return b->preset; }
+size_t eahas_bench_memory(const eahas_bench *b) { return b->memory; }
+
+int eahas_bench_open(const char *path, eahas_bench **out, eahas_err *err) {
+  *out = NULL;
+  eahas_bench *b = calloc(1, sizeof *b);
+  if (!b) return eahas_err_set(err, EAHAS_ENOMEM, "opening %s", path);
+  b->memory = sizeof *b;
+  eahas_table *t = NULL;
+  void *blob = NULL;
+  size_t len = 0;
+  char preset[32];
+  int rc;
+  if ((rc = eahas_table_open(path, 0, 1, &t, err))) goto fail;
+  if ((rc = eahas_table_preset(t, preset, sizeof preset, err))) goto fail;
+  rc = eahas_table_get_blob(t, EAHAS_SURROGATE_BLOB_NAME, &blob, &len, err);
+  if (rc == EAHAS_ENOTFOUND) {
+    rc = eahas_err_set(err, EAHAS_ENOTFOUND, "%s holds no fitted surrogate: run 'eahas fit %s' first", path, path);
+    goto fail;
+  }
+  if (rc) goto fail;
+  if ((rc = eahas_surrogate_load(blob, len, &b->s, err))) {
+    eahas_err_prefix(err, rc, "%s", path);
+    goto fail;
+  }
+  if (strcmp(b->s.preset, preset) != 0) {
+    rc = eahas_err_set(err, EAHAS_EFORMAT, "%s: the surrogate was fitted for preset '%s' but the file's runs are '%s'",
+                       path, b->s.preset, preset);
+    goto fail;
+  }
+  if ((rc = eahas_preset_lookup(preset, &b->preset, err))) goto fail;
+  if ((rc = eahas_table_load_runs(t, &b->runs, &b->n_runs, err))) goto fail;
+  uint64_t h = eahas_runs_hash(b->runs, b->n_runs);
+  if (h != b->s.runs_hash) {
+    rc = eahas_err_set(err, EAHAS_EFORMAT,
+                       "%s: the surrogate was fitted on %d runs (hash %016llx) but the file now holds %d runs "
+                       "(hash %016llx); run 'eahas fit' again",
+                       path, b->s.n_runs, (unsigned long long)b->s.runs_hash, b->n_runs, (unsigned long long)h);
+    goto fail;
+  }
+  eahas_table_close(t);
+  t = NULL;
+  free(blob);
+  blob = NULL;
+  /* Compile the trees; the JSON text is no longer needed afterwards. */
+  for (int q = 0; q < EAHAS_NUM_TQ; q++)
+    for (int m = 0; m < b->s.members; m++) {
+      eahas_forest *f = &b->forest[q][m];
+      if ((rc = eahas_forest_from_json(b->s.xgb[q][m], b->s.xgb_len[q][m], f, err))) {
+        eahas_err_prefix(err, rc, "%s: %s member %d", path, EAHAS_TQ_NAMES[q], m);
+        goto fail;
+      }
+      if (f->n_features != EAHAS_ENCODING_LEN) {
+        rc = eahas_err_set(err, EAHAS_EFORMAT, "%s: %s member %d has %d features, expected %d", path,
+                           EAHAS_TQ_NAMES[q], m, f->n_features, EAHAS_ENCODING_LEN);
+        goto fail;
+      }
+      b->memory += sizeof(eahas_forest_node) * (size_t)f->n_nodes + sizeof(int32_t) * (size_t)f->n_trees;
+      free(b->s.xgb[q][m]);
+      b->s.xgb[q][m] = NULL;
+      b->s.xgb_len[q][m] = 0;
+    }
+  for (int k = 0; k < EAHAS_NUM_CURVES; k++)
+    if (b->s.curves_mask & (1 << k))
+      for (int m = 0; m < b->s.members; m++) b->memory += sizeof(float) * b->s.mlp[k][m].n_params;
+  b->index = malloc(sizeof(tab_entry) * (size_t)(b->n_runs ? b->n_runs : 1));
+  if (!b->index) {
+    rc = eahas_err_set(err, EAHAS_ENOMEM, "index of %d runs", b->n_runs);
+    goto fail;
+  }
+  for (int i = 0; i < b->n_runs; i++) {
+    b->index[i] = (tab_entry){eahas_config_hash(&b->runs[i].config), i};
+    b->memory += sizeof(eahas_run_record) + 10 * sizeof(double) * (size_t)b->runs[i].epochs_trained;
+  }
+  b->memory += sizeof(tab_entry) * (size_t)b->n_runs;
+  qsort(b->index, (size_t)b->n_runs, sizeof(tab_entry), cmp_tab);
+  *out = b;
+  return 0;
+fail:
+  free(blob);
+  eahas_table_close(t);
+  eahas_bench_close(b);
+  return rc;
+}
+
+/* ---- tabular answers ------------------------------------------------------------------ */
+
+static const eahas_run_record *find_run(const eahas_bench *b, const eahas_config *c) {
+  uint64_t h = eahas_config_hash(c);
+  int lo = 0, hi = b->n_runs;
+  while (lo < hi) {
+    int mid = (lo + hi) / 2;
+    if (b->index[mid].hash < h) lo = mid + 1;
+    else hi = mid;
+  }
+  const eahas_run_record *best = NULL;
+  for (int i = lo; i < b->n_runs && b->index[i].hash == h; i++) {
+    const eahas_run_record *r = &b->runs[b->index[i].run];
+    if (!eahas_config_equal(&r->config, c)) continue;
+    if (!best || r->epochs_trained > best->epochs_trained) best = r; /* the longest recorded run */
+  }
+  return best;
+}
+
+static int tabular_answer(const eahas_bench *b, const eahas_config *c, int E, eahas_query_result *out,
+                          eahas_err *err) {
+  const eahas_run_record *r = find_run(b, c);
+  char txt[EAHAS_CONFIG_TEXT_MAX];
+  if (!r) {
+    eahas_config_format(c, txt, sizeof txt);
+    return eahas_err_set(err, EAHAS_ENOTFOUND, "config %s is not recorded in the benchmark file", txt);
+  }
+  if (r->epochs_trained < E) {
+    eahas_config_format(c, txt, sizeof txt);
+    return eahas_err_set(err, EAHAS_ENOTFOUND, "config %s is recorded with %d epochs, fewer than the %d asked for", txt,
+                         r->epochs_trained, E);
+  }
+  double t = 0, e = 0;
+  for (int i = 0; i < E; i++) {
+    out->test_acc[i] = (float)r->test_acc_ema[i];
+    out->test_acc_plain[i] = (float)r->test_acc[i];
+    out->val_acc[i] = (float)r->val_acc[i];
+    out->train_acc[i] = (float)r->train_acc[i];
+    t += r->epoch_time_s[i];
+    e += r->train_energy_j[i];
+    out->time_s_cum[i] = t;
+    out->tec_kwh_cum[i] = e / 3.6e6;
+  }
+  out->iec_j_per_image = r->iec_j_per_image;
+  snprintf(out->energy_method, sizeof out->energy_method, "%s", r->energy_method);
+  out->from_table = 1;
+  return 0;
+}
+
+/* ---- surrogate answers ---------------------------------------------------------------- */
+
+static void predict_trees(const eahas_bench *b, const float *x, eahas_rng *noise, double mean[EAHAS_NUM_TQ]) {
+  int K = b->s.members;
+  for (int q = 0; q < EAHAS_NUM_TQ; q++) {
+    double s = 0, s2 = 0;
+    for (int m = 0; m < K; m++) {
+      double v = eahas_forest_predict(&b->forest[q][m], x);
+      s += v;
+      s2 += v * v;
+    }
+    double mu = s / K;
+    if (noise) {
+      double var = s2 / K - mu * mu;
+      mu += (var > 0 ? sqrt(var) : 0) * eahas_rng_normal(noise);
+    }
+    mean[q] = mu; /* log space: the ensemble mean is a geometric mean */
+  }
+}
+
+static void predict_curves(const eahas_bench *b, const eahas_config *c, const float *x, eahas_rng *noise, int L,
+                           eahas_query_result *out) {
+  float *dst[EAHAS_NUM_CURVES] = {out->test_acc, out->test_acc_plain, out->val_acc, out->train_acc};
+  int n = b->s.degree;
+  for (int k = 0; k < EAHAS_NUM_CURVES; k++) {
+    if (!(b->s.curves_mask & (1 << k))) {
+      for (int i = 0; i < L; i++) dst[k][i] = NAN;
+      continue;
+    }
+    eahas_bezier mu, sd;
+    eahas_surrogate_predict_curve(&b->s, k, x, c, &mu, noise ? &sd : NULL);
+    if (noise)
+      for (int j = 0; j <= n; j++) {
+        /* fixed draw order: y0, yn, then u and y of the inner points */
+        if (j == 0) mu.y[0] += sd.y[0] * eahas_rng_normal(noise);
+        else if (j == n) mu.y[n] += sd.y[n] * eahas_rng_normal(noise);
+        else {
+          mu.u[j] += sd.u[j] * eahas_rng_normal(noise);
+          mu.y[j] += sd.y[j] * eahas_rng_normal(noise);
+        }
+      }
+    eahas_bezier_make_monotone(&mu);
+    eahas_bezier_decode(&mu, L, dst[k]);
+    for (int i = 0; i < L; i++) {
+      float v = dst[k][i];
+      dst[k][i] = v < 0.0f ? 0.0f : v > 100.0f ? 100.0f : v;
+    }
+  }
+}
+
+int eahas_query(const eahas_bench *b, const eahas_config *c, const eahas_query_opts *o,
+                eahas_query_result *out, eahas_err *err) {
+  int rc = eahas_config_validate(c, b->preset, 0, err);
+  if (rc) return rc;
+  int E = (o && o->epochs) ? o->epochs : c->epochs;
+  if (E < 1 || E > c->epochs)
+    return eahas_err_set(err, EAHAS_EINVAL, "epochs=%d is outside [1, %d] (the config's max epochs)", E, c->epochs);
+  out->epochs = E;
+  out->from_table = 0;
+  if ((rc = eahas_config_complexity(c, b->preset, NULL, &out->cx, err))) return rc;
+  if (o && o->tabular) {
+    if ((rc = tabular_answer(b, c, E, out, err))) return rc;
+  } else {
+    float x[EAHAS_ENCODING_LEN];
+    eahas_config_encode(c, b->preset, x);
+    eahas_rng rng, *noise = NULL;
+    if (o && o->noise) {
+      eahas_rng_seed_key(&rng, o->noise_seed, eahas_config_hash(c));
+      noise = &rng;
+    }
+    /* Curves are decoded at the config's own length: a fidelity E < max epochs is a prefix of
+     * that curve, as in the original (the lr schedule runs over max epochs). */
+    predict_curves(b, c, x, noise, c->epochs, out);
+    double lq[EAHAS_NUM_TQ];
+    predict_trees(b, x, noise, lq);
+    double st = exp(lq[EAHAS_TQ_TIME]), ft = st * exp(lq[EAHAS_TQ_TIME_FIRST]);
+    double se = exp(lq[EAHAS_TQ_ENERGY]), fe = se * exp(lq[EAHAS_TQ_ENERGY_FIRST]);
+    double t = ft, e = fe;
+    out->time_s_cum[0] = t;
+    out->tec_kwh_cum[0] = e / 3.6e6;
+    for (int i = 1; i < E; i++) {
+      t += st;
+      e += se;
+      out->time_s_cum[i] = t;
+      out->tec_kwh_cum[i] = e / 3.6e6;
+    }
+    out->iec_j_per_image = exp(lq[EAHAS_TQ_IEC]);
+    snprintf(out->energy_method, sizeof out->energy_method, "surrogate:%.36s", b->s.energy_method);
+  }
+  out->final_test_acc = out->test_acc[E - 1];
+  out->final_test_acc_plain = out->test_acc_plain[E - 1];
+  out->final_val_acc = out->val_acc[E - 1];
+  out->final_train_acc = out->train_acc[E - 1];
+  out->train_time_s = out->time_s_cum[E - 1];
+  out->tec_kwh = out->tec_kwh_cum[E - 1];
+  return 0;
+}

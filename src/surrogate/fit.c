@@ -1,0 +1,580 @@
+/* Fitting the surrogate set (BSC MLPs per curve kind, tree models for time, energy and IEC,
+ * ensembles of K members) and its versioned blob inside the benchmark file. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "eahas/surrogate.h"
+#include "eahas/tabular.h"
+#include "surrogate/internal.h"
+
+const char *const EAHAS_CURVE_NAMES[EAHAS_NUM_CURVES] = {"test_acc", "test_acc_plain", "val_acc", "train_acc"};
+const char *const EAHAS_TQ_NAMES[EAHAS_NUM_TQ] = {"epoch_time", "first_epoch_time_ratio", "epoch_energy",
+                                                  "first_epoch_energy_ratio", "iec"};
+
+#define N_ARCH 5
+#define N_HP (EAHAS_ENCODING_LEN - N_ARCH)
+
+void eahas_fit_opts_default(eahas_fit_opts *o) {
+  memset(o, 0, sizeof *o);
+  o->members = 5;
+  o->degree = EAHAS_BEZIER_DEFAULT_DEGREE;
+  o->hidden = 32;
+  o->epochs = 300;
+  o->batch = 32;
+  o->lr = 1e-3;
+  o->dropout = 0.1;
+  o->xgb = (eahas_xgb_opts){.rounds = 100, .max_depth = 4, .eta = 0.1, .subsample = 0.8, .seed = 0};
+}
+
+void eahas_surrogate_free(eahas_surrogate *s) {
+  if (!s) return;
+  for (int k = 0; k < EAHAS_NUM_CURVES; k++)
+    for (int m = 0; m < EAHAS_MAX_MEMBERS; m++) eahas_mlp_free(&s->mlp[k][m]);
+  for (int q = 0; q < EAHAS_NUM_TQ; q++)
+    for (int m = 0; m < EAHAS_MAX_MEMBERS; m++) {
+      free(s->xgb[q][m]);
+      s->xgb[q][m] = NULL;
+      s->xgb_len[q][m] = 0;
+    }
+}
+
+/* ---- helpers shared with eval and queries -------------------------------------------- */
+
+const double *eahas__curve_of(const eahas_run_record *r, int kind) {
+  switch (kind) {
+  case EAHAS_CURVE_TEST_EMA: return r->test_acc_ema;
+  case EAHAS_CURVE_TEST: return r->test_acc;
+  case EAHAS_CURVE_VAL: return r->val_acc;
+  default: return r->train_acc;
+  }
+}
+
+int eahas__curve_usable(const eahas_run_record *r) {
+  return strcmp(r->status, "ok") == 0 && r->epochs_trained == r->config.epochs && r->epochs_trained >= 2;
+}
+
+int eahas__tree_usable(const eahas_run_record *r) {
+  return strcmp(r->status, "ok") == 0 && r->epochs_trained >= 2;
+}
+
+/* Tree targets of one run (see EAHAS_TQ_*); a target that the run cannot give is NaN. */
+void eahas__tree_targets(const eahas_run_record *r, double t[EAHAS_NUM_TQ]) {
+  int n = r->epochs_trained;
+  double st = 0, se = 0;
+  for (int e = 1; e < n; e++) {
+    st += r->epoch_time_s[e];
+    se += r->train_energy_j[e];
+  }
+  st /= n - 1;
+  se /= n - 1;
+  t[EAHAS_TQ_TIME] = st > 0 ? log(st) : NAN;
+  t[EAHAS_TQ_TIME_FIRST] = st > 0 && r->epoch_time_s[0] > 0 ? log(r->epoch_time_s[0] / st) : NAN;
+  t[EAHAS_TQ_ENERGY] = se > 0 ? log(se) : NAN;
+  t[EAHAS_TQ_ENERGY_FIRST] = se > 0 && r->train_energy_j[0] > 0 ? log(r->train_energy_j[0] / se) : NAN;
+  t[EAHAS_TQ_IEC] = r->iec_j_per_image > 0 ? log(r->iec_j_per_image) : NAN;
+}
+
+/* MLP target layout: [y0, yn, u1..u(n-1), y1..y(n-1)], accuracies as fractions. */
+void eahas__bezier_to_target(const eahas_bezier *b, float *t) {
+  int n = b->degree;
+  t[0] = (float)(b->y[0] / 100);
+  t[1] = (float)(b->y[n] / 100);
+  for (int k = 1; k < n; k++) {
+    t[1 + k] = (float)b->u[k];
+    t[n + k] = (float)(b->y[k] / 100);
+  }
+}
+
+void eahas__target_to_bezier(const float *t, int n, eahas_bezier *b) {
+  b->degree = n;
+  b->u[0] = 0;
+  b->u[n] = 1;
+  b->y[0] = 100.0 * t[0];
+  b->y[n] = 100.0 * t[1];
+  for (int k = 1; k < n; k++) {
+    b->u[k] = t[1 + k];
+    b->y[k] = 100.0 * t[n + k];
+  }
+}
+
+typedef struct idkey {
+  char id[17];
+  int epochs;
+} idkey;
+static int cmp_idkey(const void *a, const void *b) {
+  const idkey *x = a, *y = b;
+  int c = strcmp(x->id, y->id);
+  return c ? c : (x->epochs > y->epochs) - (x->epochs < y->epochs);
+}
+
+uint64_t eahas_runs_hash(const eahas_run_record *runs, int n) {
+  if (n <= 0) return eahas_hash64("", 0);
+  idkey *k = calloc((size_t)n, sizeof *k);
+  if (!k) return 0;
+  for (int i = 0; i < n; i++) {
+    memcpy(k[i].id, runs[i].id, 17);
+    k[i].id[16] = 0;
+    k[i].epochs = runs[i].epochs_trained;
+  }
+  qsort(k, (size_t)n, sizeof *k, cmp_idkey);
+  uint64_t h = 0x6561686173ULL;
+  for (int i = 0; i < n; i++) {
+    h = eahas_mix64(h ^ eahas_hash64(k[i].id, strlen(k[i].id)));
+    h = eahas_mix64(h ^ (uint64_t)k[i].epochs);
+  }
+  free(k);
+  return h;
+}
+
+int eahas_split_is_holdout(const eahas_config *c, double holdout, uint64_t seed) {
+  if (!(holdout > 0)) return 0;
+  uint64_t h = eahas_mix64(eahas_config_hash(c) ^ eahas_mix64(seed ^ 0x686f6c646f7574ULL));
+  return (double)(h >> 11) * 0x1.0p-53 < holdout;
+}
+
+void eahas_surrogate_predict_curve(const eahas_surrogate *s, int kind, const float *x26,
+                                   const eahas_config *c, eahas_bezier *mean, eahas_bezier *sd) {
+  (void)c;
+  int n = s->degree, no = 2 * n, K = s->members;
+  double acc[2 * EAHAS_BEZIER_MAX_DEGREE] = {0}, acc2[2 * EAHAS_BEZIER_MAX_DEGREE] = {0};
+  float out[EAHAS_MLP_MAX_OUT];
+  for (int m = 0; m < K; m++) {
+    eahas_mlp_forward(&s->mlp[kind][m], x26, out);
+    for (int j = 0; j < no; j++) {
+      acc[j] += out[j];
+      acc2[j] += (double)out[j] * out[j];
+    }
+  }
+  float mt[2 * EAHAS_BEZIER_MAX_DEGREE], st[2 * EAHAS_BEZIER_MAX_DEGREE];
+  for (int j = 0; j < no; j++) {
+    double mu = acc[j] / K, var = acc2[j] / K - mu * mu;
+    mt[j] = (float)mu;
+    st[j] = (float)(var > 0 ? sqrt(var) : 0);
+  }
+  eahas__target_to_bezier(mt, n, mean);
+  if (sd) {
+    eahas__target_to_bezier(st, n, sd);
+    sd->u[n] = 0; /* the pinned x ends carry no spread */
+  }
+}
+
+/* ---- fitting --------------------------------------------------------------------------- */
+
+static int check_opts(const eahas_fit_opts *o, eahas_err *err) {
+  if (o->members < 1 || o->members > EAHAS_MAX_MEMBERS)
+    return eahas_err_set(err, EAHAS_EINVAL, "--members %d is outside [1, %d]", o->members, EAHAS_MAX_MEMBERS);
+  if (o->degree < EAHAS_BEZIER_MIN_DEGREE || o->degree > EAHAS_BEZIER_MAX_DEGREE)
+    return eahas_err_set(err, EAHAS_EINVAL, "--degree %d is outside [%d, %d]", o->degree, EAHAS_BEZIER_MIN_DEGREE,
+                         EAHAS_BEZIER_MAX_DEGREE);
+  if (!(o->holdout >= 0 && o->holdout < 1))
+    return eahas_err_set(err, EAHAS_EINVAL, "--holdout %g is outside [0, 1)", o->holdout);
+  if (o->hidden < 1 || o->hidden > EAHAS_MLP_MAX_HIDDEN)
+    return eahas_err_set(err, EAHAS_EINVAL, "hidden width %d is outside [1, %d]", o->hidden, EAHAS_MLP_MAX_HIDDEN);
+  return 0;
+}
+
+/* Row indices of the training rows for member m: all, or a bootstrap resample. */
+static void member_rows(int n, int m, const eahas_fit_opts *o, int *rows) {
+  if (!o->bootstrap) {
+    for (int i = 0; i < n; i++) rows[i] = i;
+    return;
+  }
+  eahas_rng r;
+  eahas_rng_seed_key(&r, o->seed, 0x626f6f74ULL + (uint64_t)m);
+  for (int i = 0; i < n; i++) rows[i] = (int)eahas_rng_below(&r, (uint64_t)n);
+}
+
+static void progress(const eahas_fit_opts *o, int done, int total, const char *what) {
+  if (o->progress) o->progress(o->progress_ctx, done, total, what);
+}
+
+int eahas_surrogate_fit(const eahas_run_record *runs, int n, const eahas_preset *p,
+                        const eahas_fit_opts *o, eahas_surrogate *s, eahas_err *err) {
+  memset(s, 0, sizeof *s);
+  int rc = check_opts(o, err);
+  if (rc) return rc;
+  int deg = o->degree, no = 2 * deg, K = o->members;
+  s->format_version = EAHAS_SURROGATE_FORMAT_VERSION;
+  snprintf(s->feature_spec, sizeof s->feature_spec, "%s", EAHAS_SURROGATE_FEATURE_SPEC);
+  snprintf(s->preset, sizeof s->preset, "%s", p->name);
+  s->degree = deg;
+  s->members = K;
+  s->hidden = o->hidden;
+  s->n_sigmoid = 2;
+  s->runs_hash = eahas_runs_hash(runs, n);
+  s->n_runs = n;
+  s->holdout = o->holdout;
+  s->seed = o->seed;
+
+  float *X = malloc(sizeof(float) * EAHAS_ENCODING_LEN * (size_t)(n ? n : 1));
+  float *Y = malloc(sizeof(float) * (size_t)no * (size_t)(n ? n : 1));
+  float *Xb = malloc(sizeof(float) * EAHAS_ENCODING_LEN * (size_t)(n ? n : 1));
+  float *Yb = malloc(sizeof(float) * (size_t)no * (size_t)(n ? n : 1));
+  float *yt = malloc(sizeof(float) * (size_t)(n ? n : 1));
+  int *use = malloc(sizeof(int) * (size_t)(n ? n : 1)), *rows = malloc(sizeof(int) * (size_t)(n ? n : 1));
+  if (!X || !Y || !Xb || !Yb || !yt || !use || !rows) {
+    rc = eahas_err_set(err, EAHAS_ENOMEM, "fit buffers for %d runs", n);
+    goto out;
+  }
+  /* Curve models. */
+  int nc = 0;
+  for (int i = 0; i < n; i++)
+    if (eahas__curve_usable(&runs[i]) && !eahas_split_is_holdout(&runs[i].config, o->holdout, o->seed)) use[nc++] = i;
+  s->n_fit_curves = nc;
+  if (nc < 8) {
+    rc = eahas_err_set(err, EAHAS_EINVAL,
+                       "only %d complete runs with status ok outside the held-out part; at least 8 are needed", nc);
+    goto out;
+  }
+  for (int i = 0; i < nc; i++) eahas_config_encode(&runs[use[i]].config, p, X + (size_t)i * EAHAS_ENCODING_LEN);
+  int total = EAHAS_NUM_CURVES * K + EAHAS_NUM_TQ * K, done = 0;
+  for (int kind = 0; kind < EAHAS_NUM_CURVES; kind++) {
+    /* A kind is modelled when most runs hold it (a curve of zeros means "not recorded"). */
+    int have = 0;
+    for (int i = 0; i < nc; i++) {
+      const double *c = eahas__curve_of(&runs[use[i]], kind);
+      for (int e = 0; e < runs[use[i]].epochs_trained; e++)
+        if (c[e] != 0) {
+          have++;
+          break;
+        }
+    }
+    if (2 * have < nc) {
+      done += K;
+      continue;
+    }
+    s->curves_mask |= 1 << kind;
+    for (int i = 0; i < nc; i++) {
+      const eahas_run_record *r = &runs[use[i]];
+      eahas_bezier b;
+      if ((rc = eahas_bezier_fit(eahas__curve_of(r, kind), r->epochs_trained, deg, &b, NULL, err))) {
+        eahas_err_prefix(err, rc, "run %s, %s", r->id, EAHAS_CURVE_NAMES[kind]);
+        goto out;
+      }
+      eahas__bezier_to_target(&b, Y + (size_t)i * no);
+    }
+    for (int m = 0; m < K; m++) {
+      member_rows(nc, m, o, rows);
+      for (int i = 0; i < nc; i++) {
+        memcpy(Xb + (size_t)i * EAHAS_ENCODING_LEN, X + (size_t)rows[i] * EAHAS_ENCODING_LEN,
+               sizeof(float) * EAHAS_ENCODING_LEN);
+        memcpy(Yb + (size_t)i * no, Y + (size_t)rows[i] * no, sizeof(float) * (size_t)no);
+      }
+      uint64_t seed = eahas_mix64(o->seed ^ eahas_mix64(0x6d6c70ULL + 977u * (uint64_t)kind + (uint64_t)m));
+      if ((rc = eahas_mlp_init(&s->mlp[kind][m], N_ARCH, N_HP, o->hidden, no, 2, (float)o->dropout, seed, err)))
+        goto out;
+      eahas_mlp_train_opts to = {.epochs = o->epochs, .batch = o->batch, .lr = o->lr, .seed = seed ^ 1};
+      if ((rc = eahas_mlp_train(&s->mlp[kind][m], Xb, Yb, NULL, nc, &to, err))) {
+        eahas_err_prefix(err, rc, "%s member %d", EAHAS_CURVE_NAMES[kind], m);
+        goto out;
+      }
+      progress(o, ++done, total, EAHAS_CURVE_NAMES[kind]);
+    }
+  }
+  /* Tree models: every ok run with >= 2 epochs, per target where the target is defined. */
+  int counts[32] = {0}, best = -1;
+  const char *methods[32];
+  int nm = 0, ntq = 0;
+  for (int q = 0; q < EAHAS_NUM_TQ; q++) {
+    int nt = 0;
+    for (int i = 0; i < n; i++) {
+      const eahas_run_record *r = &runs[i];
+      if (!eahas__tree_usable(r) || eahas_split_is_holdout(&r->config, o->holdout, o->seed)) continue;
+      double t[EAHAS_NUM_TQ];
+      eahas__tree_targets(r, t);
+      if (!isfinite(t[q])) continue;
+      eahas_config_encode(&r->config, p, X + (size_t)nt * EAHAS_ENCODING_LEN);
+      yt[nt++] = (float)t[q];
+      if (q == EAHAS_TQ_ENERGY) {
+        int j = 0;
+        while (j < nm && strcmp(methods[j], r->energy_method) != 0) j++;
+        if (j == nm && nm < 32) methods[nm++] = r->energy_method;
+        if (j < 32) counts[j]++;
+      }
+    }
+    if (q == EAHAS_TQ_TIME) ntq = nt;
+    if (nt < 8) {
+      rc = eahas_err_set(err, EAHAS_EINVAL, "only %d runs define the %s target; at least 8 are needed", nt,
+                         EAHAS_TQ_NAMES[q]);
+      goto out;
+    }
+    for (int m = 0; m < K; m++) {
+      member_rows(nt, m, o, rows);
+      float *yb = (float *)Yb;
+      for (int i = 0; i < nt; i++) {
+        memcpy(Xb + (size_t)i * EAHAS_ENCODING_LEN, X + (size_t)rows[i] * EAHAS_ENCODING_LEN,
+               sizeof(float) * EAHAS_ENCODING_LEN);
+        yb[i] = yt[rows[i]];
+      }
+      eahas_xgb_opts xo = o->xgb;
+      xo.seed = eahas_mix64(o->seed ^ (0x78676200ULL + 131u * (uint64_t)q + (uint64_t)m));
+      if ((rc = eahas_xgb_train(Xb, yb, nt, EAHAS_ENCODING_LEN, &xo, &s->xgb[q][m], &s->xgb_len[q][m], err))) {
+        eahas_err_prefix(err, rc, "%s member %d", EAHAS_TQ_NAMES[q], m);
+        goto out;
+      }
+      progress(o, ++done, total, EAHAS_TQ_NAMES[q]);
+    }
+  }
+  s->n_fit_tq = ntq;
+  for (int j = 0; j < nm; j++)
+    if (best < 0 || counts[j] > counts[best]) best = j;
+  snprintf(s->energy_method, sizeof s->energy_method, "%s", best >= 0 ? methods[best] : "unknown");
+out:
+  free(X); free(Y); free(Xb); free(Yb); free(yt); free(use); free(rows);
+  if (rc) eahas_surrogate_free(s);
+  return rc;
+}
+
+/* ---- the blob ------------------------------------------------------------------------- */
+
+typedef struct wbuf {
+  unsigned char *p;
+  size_t n, cap;
+  int oom;
+} wbuf;
+
+static void put(wbuf *w, const void *d, size_t n) {
+  if (w->oom) return;
+  if (w->n + n > w->cap) {
+    size_t nc = w->cap ? w->cap * 2 : 4096;
+    while (nc < w->n + n) nc *= 2;
+    unsigned char *q = realloc(w->p, nc);
+    if (!q) {
+      w->oom = 1;
+      return;
+    }
+    w->p = q;
+    w->cap = nc;
+  }
+  memcpy(w->p + w->n, d, n);
+  w->n += n;
+}
+/* Little-endian integers so that a file moves between machines. */
+static void put_u64(wbuf *w, uint64_t v) {
+  unsigned char b[8];
+  for (int i = 0; i < 8; i++) b[i] = (unsigned char)(v >> (8 * i));
+  put(w, b, 8);
+}
+static void put_u32(wbuf *w, uint32_t v) {
+  unsigned char b[4];
+  for (int i = 0; i < 4; i++) b[i] = (unsigned char)(v >> (8 * i));
+  put(w, b, 4);
+}
+static void put_f64(wbuf *w, double d) {
+  uint64_t v;
+  memcpy(&v, &d, 8);
+  put_u64(w, v);
+}
+static void put_str(wbuf *w, const char *s) {
+  put_u32(w, (uint32_t)strlen(s));
+  put(w, s, strlen(s));
+}
+
+static const char MAGIC[8] = {'E', 'A', 'H', 'A', 'S', 'S', 'U', 'R'};
+
+int eahas_surrogate_save(const eahas_surrogate *s, unsigned char **buf, size_t *len, eahas_err *err) {
+  wbuf w = {0};
+  put(&w, MAGIC, 8);
+  put_u32(&w, EAHAS_SURROGATE_FORMAT_VERSION);
+  put_str(&w, s->feature_spec);
+  put_str(&w, s->preset);
+  int32_t iv[] = {s->degree, s->members, s->hidden, s->n_sigmoid, s->curves_mask, s->n_runs, s->n_fit_curves,
+                  s->n_fit_tq};
+  for (size_t i = 0; i < sizeof iv / sizeof iv[0]; i++) put_u32(&w, (uint32_t)iv[i]);
+  put_u64(&w, s->runs_hash);
+  put_u64(&w, s->seed);
+  put_f64(&w, s->holdout);
+  put_str(&w, s->energy_method);
+  for (int k = 0; k < EAHAS_NUM_CURVES; k++) {
+    if (!(s->curves_mask & (1 << k))) continue;
+    for (int m = 0; m < s->members; m++) {
+      const eahas_mlp *mm = &s->mlp[k][m];
+      put_u32(&w, (uint32_t)mm->n_params);
+      for (size_t i = 0; i < mm->n_params; i++) {
+        uint32_t v;
+        memcpy(&v, &mm->params[i], 4);
+        put_u32(&w, v);
+      }
+    }
+  }
+  for (int q = 0; q < EAHAS_NUM_TQ; q++)
+    for (int m = 0; m < s->members; m++) {
+      put_u32(&w, (uint32_t)s->xgb_len[q][m]);
+      put(&w, s->xgb[q][m], s->xgb_len[q][m]);
+    }
+  if (!w.oom) put_u64(&w, eahas_hash64(w.p, w.n));
+  if (w.oom) {
+    free(w.p);
+    return eahas_err_set(err, EAHAS_ENOMEM, "serializing the surrogate");
+  }
+  *buf = w.p;
+  *len = w.n;
+  return 0;
+}
+
+typedef struct rbuf {
+  const unsigned char *p;
+  size_t n, off;
+  int bad;
+} rbuf;
+
+static int get(rbuf *r, void *d, size_t n) {
+  if (r->bad || n > r->n - r->off) {
+    r->bad = 1;
+    return -1;
+  }
+  memcpy(d, r->p + r->off, n);
+  r->off += n;
+  return 0;
+}
+static uint64_t get_u64(rbuf *r) {
+  unsigned char b[8] = {0};
+  get(r, b, 8);
+  uint64_t v = 0;
+  for (int i = 7; i >= 0; i--) v = (v << 8) | b[i];
+  return v;
+}
+static uint32_t get_u32(rbuf *r) {
+  unsigned char b[4] = {0};
+  get(r, b, 4);
+  return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+}
+static void get_str(rbuf *r, char *s, size_t cap) {
+  uint32_t n = get_u32(r);
+  if (n >= cap) {
+    r->bad = 1;
+    s[0] = 0;
+    return;
+  }
+  get(r, s, n);
+  s[r->bad ? 0 : n] = 0;
+}
+
+int eahas_surrogate_load(const unsigned char *buf, size_t len, eahas_surrogate *s, eahas_err *err) {
+  memset(s, 0, sizeof *s);
+  if (len < 8 + 4 + 8 || memcmp(buf, MAGIC, 8) != 0)
+    return eahas_err_set(err, EAHAS_EFORMAT, "surrogate blob of %zu bytes does not start with the magic EAHASSUR", len);
+  rbuf r = {buf, len - 8, 8, 0};
+  uint32_t ver = get_u32(&r);
+  if (ver != EAHAS_SURROGATE_FORMAT_VERSION)
+    return eahas_err_set(err, EAHAS_EFORMAT,
+                         "surrogate blob has format version %u; this eahas reads version %d (run eahas fit again)", ver,
+                         EAHAS_SURROGATE_FORMAT_VERSION);
+  uint64_t want = 0;
+  for (int i = 7; i >= 0; i--) want = (want << 8) | buf[len - 8 + (size_t)i];
+  if (eahas_hash64(buf, len - 8) != want)
+    return eahas_err_set(err, EAHAS_EFORMAT,
+                         "surrogate blob of %zu bytes is truncated or corrupted (checksum mismatch); run eahas fit again",
+                         len);
+  s->format_version = (int)ver;
+  get_str(&r, s->feature_spec, sizeof s->feature_spec);
+  get_str(&r, s->preset, sizeof s->preset);
+  int32_t *iv[] = {&s->degree, &s->members, &s->hidden, &s->n_sigmoid, &s->curves_mask, &s->n_runs,
+                   &s->n_fit_curves, &s->n_fit_tq};
+  for (size_t i = 0; i < sizeof iv / sizeof iv[0]; i++) *iv[i] = (int32_t)get_u32(&r);
+  s->runs_hash = get_u64(&r);
+  s->seed = get_u64(&r);
+  uint64_t hv = get_u64(&r);
+  memcpy(&s->holdout, &hv, 8);
+  get_str(&r, s->energy_method, sizeof s->energy_method);
+  int rc = 0;
+  if (r.bad) {
+    rc = eahas_err_set(err, EAHAS_EFORMAT, "surrogate blob header is truncated");
+    goto fail;
+  }
+  if (strcmp(s->feature_spec, EAHAS_SURROGATE_FEATURE_SPEC) != 0) {
+    rc = eahas_err_set(err, EAHAS_EFORMAT, "surrogate blob uses feature spec '%s'; this eahas encodes '%s'",
+                       s->feature_spec, EAHAS_SURROGATE_FEATURE_SPEC);
+    goto fail;
+  }
+  if (s->degree < EAHAS_BEZIER_MIN_DEGREE || s->degree > EAHAS_BEZIER_MAX_DEGREE || s->members < 1 ||
+      s->members > EAHAS_MAX_MEMBERS || s->hidden < 1 || s->hidden > EAHAS_MLP_MAX_HIDDEN || s->n_sigmoid != 2 ||
+      s->curves_mask < 0 || s->curves_mask >= (1 << EAHAS_NUM_CURVES)) {
+    rc = eahas_err_set(err, EAHAS_EFORMAT,
+                       "surrogate blob header out of range: degree %d, members %d, hidden %d, curves mask %d",
+                       s->degree, s->members, s->hidden, s->curves_mask);
+    goto fail;
+  }
+  for (int k = 0; k < EAHAS_NUM_CURVES; k++) {
+    if (!(s->curves_mask & (1 << k))) continue;
+    for (int m = 0; m < s->members; m++) {
+      eahas_mlp *mm = &s->mlp[k][m];
+      if ((rc = eahas_mlp_init(mm, N_ARCH, N_HP, s->hidden, 2 * s->degree, 2, 0.0f, 0, err))) goto fail;
+      uint32_t np = get_u32(&r);
+      if (np != mm->n_params || r.bad) {
+        rc = eahas_err_set(err, EAHAS_EFORMAT, "%s member %d: %u parameters stored, %zu expected",
+                           EAHAS_CURVE_NAMES[k], m, np, mm->n_params);
+        goto fail;
+      }
+      for (size_t i = 0; i < mm->n_params; i++) {
+        uint32_t v = get_u32(&r);
+        memcpy(&mm->params[i], &v, 4);
+        if (!isfinite(mm->params[i])) r.bad = 1;
+      }
+      if (r.bad) {
+        rc = eahas_err_set(err, EAHAS_EFORMAT, "%s member %d: weights truncated or not finite", EAHAS_CURVE_NAMES[k], m);
+        goto fail;
+      }
+    }
+  }
+  for (int q = 0; q < EAHAS_NUM_TQ; q++)
+    for (int m = 0; m < s->members; m++) {
+      uint32_t l = get_u32(&r);
+      if (r.bad || l > r.n - r.off) {
+        rc = eahas_err_set(err, EAHAS_EFORMAT, "%s member %d: tree model of %u bytes is truncated", EAHAS_TQ_NAMES[q],
+                           m, l);
+        goto fail;
+      }
+      s->xgb[q][m] = malloc((size_t)l + 1);
+      if (!s->xgb[q][m]) {
+        rc = eahas_err_set(err, EAHAS_ENOMEM, "tree model of %u bytes", l);
+        goto fail;
+      }
+      get(&r, s->xgb[q][m], l);
+      s->xgb[q][m][l] = 0;
+      s->xgb_len[q][m] = l;
+    }
+  if (r.off != r.n) {
+    rc = eahas_err_set(err, EAHAS_EFORMAT, "surrogate blob has %zu unexpected trailing bytes", r.n - r.off);
+    goto fail;
+  }
+  return 0;
+fail:
+  eahas_surrogate_free(s);
+  return rc;
+}
+
+int eahas_fit_file(const char *path, const eahas_fit_opts *o, eahas_surrogate *summary, eahas_err *err) {
+  eahas_table *t = NULL;
+  eahas_run_record *runs = NULL;
+  int n = 0, rc;
+  char preset[32];
+  const eahas_preset *p;
+  eahas_surrogate s;
+  memset(&s, 0, sizeof s);
+  unsigned char *blob = NULL;
+  size_t len = 0;
+  if ((rc = eahas_table_open(path, 0, 0, &t, err))) return rc;
+  if ((rc = eahas_table_preset(t, preset, sizeof preset, err))) goto out;
+  if (!preset[0]) {
+    rc = eahas_err_set(err, EAHAS_EINVAL, "%s holds no runs: nothing to fit", path);
+    goto out;
+  }
+  if ((rc = eahas_preset_lookup(preset, &p, err))) goto out;
+  if ((rc = eahas_table_load_runs(t, &runs, &n, err))) goto out;
+  if ((rc = eahas_surrogate_fit(runs, n, p, o, &s, err))) goto out;
+  if ((rc = eahas_surrogate_save(&s, &blob, &len, err))) goto out;
+  if ((rc = eahas_table_put_blob(t, EAHAS_SURROGATE_BLOB_NAME, blob, len, err))) goto out;
+  if (summary) {
+    *summary = s;
+    memset(&s, 0, sizeof s); /* ownership moves to the caller */
+  }
+out:
+  eahas_surrogate_free(&s);
+  free(blob);
+  for (int i = 0; i < n; i++) eahas_run_record_free(&runs[i]);
+  free(runs);
+  eahas_table_close(t);
+  return rc;
+}
