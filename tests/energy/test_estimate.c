@@ -147,7 +147,8 @@ static void test_run_command(void **state) {
   char *sleep_cmd[] = {"sleep", "0.3", NULL};
   assert_int_equal(eahas_energy_run(&o, sleep_cmd, &res, &e), 0);
   assert_int_equal(res.exit_status, 0);
-  assert_double_equal(res.reading.duration_s, 0.3, 0.015);
+  /* Never shorter than the command; the upper slack allows a loaded machine and slow forks. */
+  assert_true(res.reading.duration_s >= 0.299 && res.reading.duration_s < 0.4);
   assert_string_equal(res.reading.method, "estimate:cpu-tdp-v1");
   assert_true(res.cpu_s < 0.05);
   /* Idle share of one core over 0.3 s dominates: 2.25 W * 0.3 s. */
