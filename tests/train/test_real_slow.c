@@ -1,0 +1,93 @@
+/* A real run (issue 3, "Must show"): 3 epochs of a sampled fashion-mnist config on the files of
+ * the dataset-fashion-mnist package reach test accuracy above 60 % and write a valid record;
+ * with one thread and a fixed seed two runs give identical records apart from timings and
+ * energies. Skipped when the dataset is absent. Takes a few minutes. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "eahas/train.h"
+
+#define DATA "/usr/share/datasets/fashion-mnist"
+/* The config: the first draw of the fashion-mnist sampler seeded with SAMPLE_SEED. */
+#define SAMPLE_SEED 1
+
+static void print_record(const eahas_run_record *r) {
+  char txt[EAHAS_CONFIG_TEXT_MAX];
+  eahas_config_format(&r->config, txt, sizeof txt);
+  printf("# %s  flops %.3g params %.3g\n", txt, r->cx.flops, r->cx.params);
+  for (int i = 0; i < r->epochs_trained; i++)
+    printf("# epoch %d lr %.5f loss %.4f train %.2f val %.2f test %.2f ema %.2f  %.1f s  %.1f + %.1f J\n", i + 1,
+           r->lr[i], r->train_loss[i], r->train_acc[i], r->val_acc[i], r->test_acc[i], r->test_acc_ema[i],
+           r->epoch_time_s[i], r->train_energy_j[i], r->eval_energy_j[i]);
+  printf("# IEC %.3g J/image, method %s, domains %s\n", r->iec_j_per_image, r->energy_method, r->energy_domains);
+}
+
+/* Everything but timings and energies. */
+static void assert_same_results(const eahas_run_record *a, const eahas_run_record *b) {
+  assert_string_equal(a->id, b->id);
+  assert_true(eahas_config_equal(&a->config, &b->config));
+  assert_int_equal(a->epochs_trained, b->epochs_trained);
+  assert_string_equal(a->status, b->status);
+  assert_true(a->cx.flops == b->cx.flops && a->cx.params == b->cx.params && a->cx.acts == b->cx.acts);
+  size_t n = sizeof(double) * (size_t)a->epochs_trained;
+  assert_memory_equal(a->train_loss, b->train_loss, n);
+  assert_memory_equal(a->train_acc, b->train_acc, n);
+  assert_memory_equal(a->val_acc, b->val_acc, n);
+  assert_memory_equal(a->test_acc, b->test_acc, n);
+  assert_memory_equal(a->test_acc_ema, b->test_acc_ema, n);
+  assert_memory_equal(a->lr, b->lr, n);
+  assert_string_equal(a->energy_method, b->energy_method);
+  assert_string_equal(a->machine, b->machine);
+  assert_string_equal(a->versions, b->versions);
+}
+
+static void test_fashion_mnist_three_epochs(void **state) {
+  (void)state;
+  if (access(DATA "/train-images-idx3-ubyte.gz", R_OK) != 0) skip();
+  const eahas_preset *p = eahas_preset_get("fashion-mnist");
+  assert_non_null(p);
+  eahas_rng rng;
+  eahas_rng_seed(&rng, SAMPLE_SEED);
+  eahas_config c;
+  eahas_err e = {0};
+  if (eahas_config_sample(&rng, p, 0, &c, &e)) fail_msg("%s", e.msg);
+  eahas_train_opts o = {.epochs_limit = 3, .seed = 7, .threads = 1};
+  eahas_run_record a, b;
+  if (eahas_train_run(&c, p, DATA, &o, &a, &e)) fail_msg("%s", e.msg);
+  print_record(&a);
+  assert_string_equal(a.status, "ok");
+  assert_int_equal(a.epochs_trained, 3);
+  if (!(a.test_acc[2] > 60.0)) fail_msg("test accuracy after 3 epochs %.2f %% (want > 60 %%)", a.test_acc[2]);
+
+  /* the record file validates and round-trips */
+  char path[] = "/tmp/eahas_real_slow_XXXXXX";
+  int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  close(fd);
+  if (eahas_run_record_write(&a, path, &e)) fail_msg("%s", e.msg);
+  eahas_run_record back;
+  if (eahas_run_record_read(path, &back, &e)) fail_msg("%s", e.msg);
+  assert_same_results(&a, &back);
+  assert_true(back.iec_j_per_image == a.iec_j_per_image);
+  eahas_run_record_free(&back);
+  unlink(path);
+
+  /* same seed, one thread: identical results */
+  if (eahas_train_run(&c, p, DATA, &o, &b, &e)) fail_msg("%s", e.msg);
+  assert_same_results(&a, &b);
+  eahas_run_record_free(&a);
+  eahas_run_record_free(&b);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {cmocka_unit_test(test_fashion_mnist_three_epochs)};
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
