@@ -68,6 +68,12 @@ typedef struct eahas_preset {
   int hflip;               /* random horizontal flip in augmentation */
   int crop_pad;            /* random-crop zero padding in pixels (0 = no crop) */
   int threads;             /* default training threads; 0 = all available cores */
+  /* EMA of the weights (pycls update_model_ema, REFERENCE.md §4): after the step of every
+   * ema_period-th iteration, alpha = min(1, ema_alpha * batch_size / max_epoch * ema_period).
+   * cifar10/tinyimagenet: 0.00025 and 32 as the original; fashion-mnist rescaled so that the
+   * EMA horizon is the same fraction of training (docs/fashion-mnist-protocol.md). */
+  double ema_alpha;
+  int ema_period;
 } eahas_preset;
 
 /* The preset of that name, or NULL. Names: "cifar10", "tinyimagenet", "fashion-mnist". */
