@@ -97,6 +97,12 @@ const char *eahas_meter_method(const eahas_meter *m);
  * NVIDIA GPU: ...; rapl: ... Permission denied ... grant read access ..."); "" when forced or
  * when every backend opened. Owned by the meter. Worth showing when the method is an estimate. */
 const char *eahas_meter_note(const eahas_meter *m);
+/* How often the meter's slowest source changes its value, s: a measurement shorter than a few of
+ * these is mostly quantisation (issue 4: measure IEC over at least ten). rapl/perf 0.001 (RAPL
+ * MSRs update about every 1 ms: Haehnel et al., SIGMETRICS PER 2012), nvml-counter 0.1,
+ * nvml-power 1.0 (recent GPUs report a 1 s power average), estimate 0.01 (CPU time in clock
+ * ticks); for a combined meter, the largest. */
+double eahas_meter_update_period_s(const eahas_meter *m);
 /* Starts (or restarts) a measurement: takes every counter's baseline and starts the polling
  * thread if the backend needs one (NVML power sampling, RAPL wraparound). Errors: EAHAS_EIO,
  * EAHAS_EPERM, EAHAS_EFORMAT from reading the counters. All meter calls are thread-safe. */

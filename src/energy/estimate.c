@@ -199,6 +199,7 @@ int eahas_energy_estimate_open(const eahas_meter_opts *o, eahas_energy_backend *
                          (long)o->pid, (long)o->pid);
   }
   snprintf(b->method, sizeof b->method, "estimate:" MODEL);
+  b->update_period_s = 0.01; /* CPU time in /proc moves in clock ticks (USER_HZ = 100) */
   b->n_domains = 2;
   snprintf(b->names[0], sizeof b->names[0], "cpu-estimate");
   snprintf(b->names[1], sizeof b->names[1], "dram-estimate");

@@ -19,6 +19,7 @@ struct eahas_energy_backend {
   char names[EAHAS_MAX_DOMAINS][32];
   double energy_j[EAHAS_MAX_DOMAINS];      /* accumulated since start */
   double interval_s;                       /* how often it must be polled; 0 = never */
+  double update_period_s;                  /* how often the source itself changes (energy.h) */
   void *state;
   int (*start)(eahas_energy_backend *b, double now, eahas_err *err);
   int (*poll)(eahas_energy_backend *b, double now, eahas_err *err);

@@ -123,6 +123,13 @@ const char *eahas_meter_method(const eahas_meter *m) { return m->method; }
 
 const char *eahas_meter_note(const eahas_meter *m) { return m->note; }
 
+double eahas_meter_update_period_s(const eahas_meter *m) {
+  double p = 0;
+  for (int i = 0; i < m->nb; i++)
+    if (m->b[i].update_period_s > p) p = m->b[i].update_period_s;
+  return p;
+}
+
 int eahas_meter_domain_names(const eahas_meter *m, const char **names, int max) {
   int k = 0;
   for (int i = 0; i < m->nb; i++)

@@ -186,6 +186,9 @@ int eahas_energy_nvml_open(const eahas_meter_opts *o, eahas_energy_backend *b, e
   b->n_domains = (int)n;
   /* One GPU without the counter makes the whole reading a power integration: label the weaker. */
   snprintf(b->method, sizeof b->method, all_counter ? "nvml-counter" : "nvml-power");
+  /* NVML documents no refresh rate; drivers refresh power and energy every 20-100 ms, and on
+   * recent GPUs the power value is a 1 s average, which a power integration inherits. */
+  b->update_period_s = all_counter ? 0.1 : 1.0;
   if (!all_counter) {
     double iv = o->interval_s > 0 ? o->interval_s : DEFAULT_INTERVAL_S;
     b->interval_s = iv < MAX_INTERVAL_S ? iv : MAX_INTERVAL_S;

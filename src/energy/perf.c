@@ -179,6 +179,7 @@ int eahas_energy_perf_open(const eahas_meter_opts *o, eahas_energy_backend *b, e
   }
   b->n_domains = s->n;
   snprintf(b->method, sizeof b->method, "perf");
+  b->update_period_s = 0.001; /* the same RAPL MSRs as the sysfs reader */
   b->state = s;
   b->start = perf_start;
   b->poll = perf_poll;

@@ -278,6 +278,7 @@ int eahas_energy_rapl_open(const eahas_meter_opts *o, eahas_energy_backend *b, e
   double iv = o->interval_s > 0 ? o->interval_s : DEFAULT_INTERVAL_S;
   b->interval_s = iv < cap ? iv : cap;
   snprintf(b->method, sizeof b->method, "rapl");
+  b->update_period_s = 0.001; /* RAPL MSRs update about every 1 ms (Haehnel et al., SIGMETRICS PER 2012) */
   snprintf(b->params, sizeof b->params, "rapl_interval_s=%g", b->interval_s);
   b->state = s;
   s = NULL;

@@ -80,6 +80,7 @@ static void test_estimate_self(void **state) {
   assert_int_equal(eahas_meter_open(&o, &m, &e), 0);
   assert_string_equal(eahas_meter_method(m), "estimate:cpu-tdp-v1");
   assert_true(eahas_method_is_estimate(eahas_meter_method(m)));
+  assert_double_equal(eahas_meter_update_period_s(m), 0.01, 0);
   assert_false(eahas_method_is_estimate("rapl"));
   eahas_energy_reading rd;
   assert_int_equal(eahas_meter_read(m, &rd, &e), EAHAS_EINVAL); /* before start */

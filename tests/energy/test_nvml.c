@@ -78,6 +78,7 @@ static void test_power_fallback(void **state) {
   eahas_meter *m = open_nvml(EAHAS_METER_AUTO, stub_path, 0, &e, &rc);
   assert_int_equal(rc, 0);
   assert_string_equal(eahas_meter_method(m), "nvml-power"); /* AUTO: no CPU meter here */
+  assert_double_equal(eahas_meter_update_period_s(m), 1.0, 0);
   void *h = dlopen(stub_path, RTLD_NOW);
   assert_non_null(h);
   double (*exact_mj)(int) = (double (*)(int))dlsym(h, "stub_nvml_energy_mj");
@@ -191,6 +192,7 @@ static void test_auto_gpu_and_cpu(void **state) {
   eahas_err e = {0};
   assert_int_equal(eahas_meter_open(&o, &m, &e), 0);
   assert_string_equal(eahas_meter_method(m), "nvml-counter+rapl");
+  assert_double_equal(eahas_meter_update_period_s(m), 0.1, 0);
   assert_int_equal(eahas_meter_start(m, &e), 0);
   usleep(50000);
   ft_set(r, "intel-rapl:0", 7000000);

@@ -53,6 +53,7 @@ static void test_normal_and_nested(void **state) {
   eahas_meter *m = open_rapl(r, 0, &e, &rc);
   assert_int_equal(rc, 0);
   assert_string_equal(eahas_meter_method(m), "rapl");
+  assert_double_equal(eahas_meter_update_period_s(m), 0.001, 0);
   const char *names[EAHAS_MAX_DOMAINS];
   assert_int_equal(eahas_meter_domain_names(m, names, EAHAS_MAX_DOMAINS), 4);
   assert_string_equal(names[0], "package-0");
