@@ -182,6 +182,9 @@ double eahas_lr_at(eahas_sched_kind policy, double base_lr, int epoch, int max_e
 /* EMA alpha (pycls update_model_ema): min(1, 0.00025 * batch / max_epoch * 32), 1 during the
  * warm-up epochs (a plain copy). */
 double eahas_ema_alpha(int batch_size, int max_epoch, int epoch);
+/* The same with a preset's own rate and update period (eahas_preset.ema_alpha, .ema_period):
+ * min(1, ema_alpha * batch_size / max_epoch * period), 1 during warm-up. */
+double eahas_ema_alpha_rate(double ema_alpha, int period, int batch_size, int max_epoch, int epoch);
 /* dst = (1 - alpha) dst + alpha src for n tensors of matching sizes (parameters and buffers).
  * Errors: EAHAS_EINVAL on a size mismatch (names the tensor). */
 int eahas_ema_update(const eahas_tensor_info *dst, const eahas_tensor_info *src, int n, double alpha,

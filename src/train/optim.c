@@ -117,10 +117,14 @@ double eahas_lr_at(eahas_sched_kind policy, double base, int e, int max_epoch) {
   return lr;
 }
 
-double eahas_ema_alpha(int batch_size, int max_epoch, int epoch) {
+double eahas_ema_alpha_rate(double ema_alpha, int period, int batch_size, int max_epoch, int epoch) {
   if (epoch < EAHAS_WARMUP_EPOCHS) return 1.0;
-  double a = EAHAS_EMA_ALPHA * batch_size / (max_epoch > 0 ? max_epoch : 1) * EAHAS_EMA_PERIOD;
+  double a = ema_alpha * batch_size / (max_epoch > 0 ? max_epoch : 1) * period;
   return a < 1.0 ? a : 1.0;
+}
+
+double eahas_ema_alpha(int batch_size, int max_epoch, int epoch) {
+  return eahas_ema_alpha_rate(EAHAS_EMA_ALPHA, EAHAS_EMA_PERIOD, batch_size, max_epoch, epoch);
 }
 
 int eahas_ema_update(const eahas_tensor_info *dst, const eahas_tensor_info *src, int n, double alpha, eahas_err *err) {

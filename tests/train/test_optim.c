@@ -56,6 +56,9 @@ static void test_ema_alpha_and_update(void **state) {
   assert_close(eahas_ema_alpha(1024, 50, 7), 0.16384, 1e-12, 0);
   assert_close(eahas_ema_alpha(1024, 50, 4), 1.0, 0, 0);     /* warm-up: plain copy */
   assert_close(eahas_ema_alpha(100000, 50, 10), 1.0, 0, 0);  /* capped at 1 */
+  /* fashion-mnist preset: rate 0.0325, every iteration, batch 64: 2.08 / max_epoch */
+  assert_close(eahas_ema_alpha_rate(0.0325, 1, 64, 100, 10), 0.0208, 1e-12, 0);
+  assert_close(eahas_ema_alpha_rate(0.0325, 1, 64, 100, 4), 1.0, 0, 0);
 
   float d0[2] = {1, 2}, s0[2] = {3, 4}, d1[1] = {10}, s1[1] = {-10};
   eahas_tensor_info dst[2] = {{.name = "w", .data = d0, .n = 2}, {.name = "running_mean", .data = d1, .n = 1,
