@@ -1,9 +1,166 @@
-/* eahas query: placeholder until its module lands. */
+/* eahas query: the surrogate benchmark's answer for configs (one, or many from stdin). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "cli/cli.h"
+#include "eahas/surrogate.h"
+
+static const char *USAGE =
+    "usage: eahas query FILE.eahas CONFIG [--epochs E] [--json] [--noise-seed S] [--tabular]\n"
+    "       eahas query FILE.eahas - [options]      (one config per line on stdin)\n"
+    "\n"
+    "Predicts, for any config of the file's preset, the learning curves (test accuracy of the EMA\n"
+    "model, of the plain model, validation and training accuracy, %), the final accuracies, the\n"
+    "training time (s) and energy (TEC, kWh) after E epochs (default: the config's max epochs;\n"
+    "E <= max epochs), the inference energy per image (IEC, J), params, flops and activations.\n"
+    "Needs 'eahas fit FILE.eahas' first. CONFIG as in 'eahas space', e.g.\n"
+    "  d=12,w0=64,wa=20.3,wm=2.712,gw=8,lr=0.1,opt=sgd,sched=cos,cutout=16,epochs=100\n"
+    "  --noise-seed S  add noise drawn from the ensemble's spread (same S and config, same answer)\n"
+    "  --tabular       the recorded run instead (error if the config was not trained)\n"
+    "  --json          JSON: test_acc (curve), test_acc_plain, val_acc, train_acc, final_test_acc,\n"
+    "                  final_val_acc, final_train_acc, train_time_s, tec_kwh, iec_j_per_image,\n"
+    "                  params, flops, acts, energy_method, epochs, from_table, config\n"
+    "Exit status: 0 success, 1 bad input (in batch mode: any line), 2 internal failure.\n";
+
+static void print_curve(FILE *f, const char *key, const float *v, int n) {
+  fprintf(f, "\"%s\":", key);
+  if (isnan(v[0])) {
+    fputs("null", f);
+    return;
+  }
+  fputc('[', f);
+  for (int i = 0; i < n; i++) fprintf(f, "%s%.3f", i ? "," : "", (double)v[i]);
+  fputc(']', f);
+}
+
+static void print_num(FILE *f, const char *key, double v, const char *fmt) {
+  fprintf(f, ",\"%s\":", key);
+  if (isfinite(v)) fprintf(f, fmt, v);
+  else fputs("null", f);
+}
+
+static void print_result(const eahas_config *c, const eahas_query_result *r, int json) {
+  char txt[EAHAS_CONFIG_TEXT_MAX];
+  eahas_config_format(c, txt, sizeof txt);
+  int E = r->epochs;
+  if (json) {
+    printf("{\"config\":\"%s\",\"epochs\":%d,", txt, E);
+    print_curve(stdout, "test_acc", r->test_acc, E);
+    fputc(',', stdout);
+    print_curve(stdout, "test_acc_plain", r->test_acc_plain, E);
+    fputc(',', stdout);
+    print_curve(stdout, "val_acc", r->val_acc, E);
+    fputc(',', stdout);
+    print_curve(stdout, "train_acc", r->train_acc, E);
+    print_num(stdout, "final_test_acc", r->final_test_acc, "%.3f");
+    print_num(stdout, "final_test_acc_plain", r->final_test_acc_plain, "%.3f");
+    print_num(stdout, "final_val_acc", r->final_val_acc, "%.3f");
+    print_num(stdout, "final_train_acc", r->final_train_acc, "%.3f");
+    print_num(stdout, "train_time_s", r->train_time_s, "%.6g");
+    print_num(stdout, "tec_kwh", r->tec_kwh, "%.6g");
+    print_num(stdout, "iec_j_per_image", r->iec_j_per_image, "%.6g");
+    print_num(stdout, "params", r->cx.params, "%.0f");
+    print_num(stdout, "flops", r->cx.flops, "%.0f");
+    print_num(stdout, "acts", r->cx.acts, "%.0f");
+    printf(",\"energy_method\":\"%s\",\"from_table\":%s}\n", r->energy_method, r->from_table ? "true" : "false");
+  } else {
+    printf("%s\n  %s, %d epochs: test acc %.2f %% (plain %.2f, val %.2f, train %.2f)\n"
+           "  train time %.6g s, TEC %.6g kWh, IEC %.6g J/image (%s)\n"
+           "  params %.0f, flops %.0f, acts %.0f\n",
+           txt, r->from_table ? "recorded" : "surrogate", E, (double)r->final_test_acc, (double)r->final_test_acc_plain,
+           (double)r->final_val_acc, (double)r->final_train_acc, r->train_time_s, r->tec_kwh, r->iec_j_per_image,
+           r->energy_method, r->cx.params, r->cx.flops, r->cx.acts);
+  }
+}
+
+static int one(const eahas_bench *b, const char *text, const eahas_query_opts *o, int json, const char *where) {
+  eahas_config c;
+  eahas_err err = {0};
+  static eahas_query_result r; /* 6 KB: keep it off the stack of deep callers */
+  int rc = eahas_config_parse(text, &c, &err);
+  if (!rc) rc = eahas_query(b, &c, o, &r, &err);
+  if (rc) {
+    if (where) cli_error("%s: %s", where, err.msg);
+    else cli_error("%s", err.msg);
+    return rc;
+  }
+  print_result(&c, &r, json);
+  return 0;
+}
 
 int cli_query(int argc, char **argv) {
-  (void)argc;
-  (void)argv;
-  cli_error("'query' is not implemented yet");
-  return 2;
+  if (cli_wants_help(argc, argv)) {
+    fputs(USAGE, stdout);
+    return 0;
+  }
+  const char *path = NULL, *cfg = NULL;
+  eahas_query_opts o = {0};
+  int json = 0;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    if (!strcmp(a, "--json")) json = 1;
+    else if (!strcmp(a, "--tabular")) o.tabular = 1;
+    else if (!strcmp(a, "--epochs") || !strcmp(a, "--noise-seed")) {
+      if (i + 1 >= argc) {
+        cli_error("%s needs a value", a);
+        return 1;
+      }
+      const char *v = argv[++i];
+      char *end;
+      unsigned long long x = strtoull(v, &end, 10);
+      if (!*v || *end || v[0] == '-') {
+        cli_error("%s=%s is not a non-negative integer", a, v);
+        return 1;
+      }
+      if (!strcmp(a, "--epochs")) {
+        if (x < 1 || x > EAHAS_MAX_EPOCHS) {
+          cli_error("--epochs=%s is outside [1, %d]", v, EAHAS_MAX_EPOCHS);
+          return 1;
+        }
+        o.epochs = (int)x;
+      } else {
+        o.noise = 1;
+        o.noise_seed = x;
+      }
+    } else if (a[0] == '-' && a[1] == '-') {
+      cli_error("unknown option '%s' (eahas query --help)", a);
+      return 1;
+    } else if (!path) path = a;
+    else if (!cfg) cfg = a;
+    else {
+      cli_error("unexpected argument '%s'", a);
+      return 1;
+    }
+  }
+  if (!path || !cfg) {
+    fputs(USAGE, stderr);
+    return 1;
+  }
+  eahas_bench *b;
+  eahas_err err = {0};
+  int rc = eahas_bench_open(path, &b, &err);
+  if (rc) {
+    cli_error("%s", err.msg);
+    return eahas_exit_status(rc);
+  }
+  int status = 0;
+  if (strcmp(cfg, "-") != 0) {
+    status = eahas_exit_status(one(b, cfg, &o, json, NULL));
+  } else {
+    char line[4096], where[64];
+    long ln = 0;
+    while (fgets(line, sizeof line, stdin)) {
+      ln++;
+      size_t l = strlen(line);
+      while (l && (line[l - 1] == '\n' || line[l - 1] == '\r' || line[l - 1] == ' ')) line[--l] = 0;
+      if (!l || line[0] == '#') continue;
+      snprintf(where, sizeof where, "line %ld of stdin", ln);
+      int s = eahas_exit_status(one(b, line, &o, json, where));
+      if (s > status) status = s;
+    }
+  }
+  eahas_bench_close(b);
+  return status;
 }

@@ -1,0 +1,233 @@
+/* End to end on a synthetic benchmark file: insert runs via tabular, fit, open, query (bounds,
+ * fidelity prefix, noise determinism, tabular answers, many threads), eval, and refusals (no
+ * model, runs changed, corrupted blob). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "eahas/surrogate.h"
+#include "eahas/tabular.h"
+#include "surrogate/synth.h"
+
+#define NRUNS 160
+static eahas_run_record runs[NRUNS + 10];
+static const eahas_preset *P;
+static char path[256];
+
+static void small_opts(eahas_fit_opts *o) {
+  eahas_fit_opts_default(o);
+  o->members = 2;
+  o->hidden = 24;
+  o->epochs = 100;
+  o->lr = 3e-3;
+  o->xgb.rounds = 40;
+  o->seed = 1;
+}
+
+static int setup(void **state) {
+  (void)state;
+  P = eahas_preset_get("cifar10");
+  if (synth_runs(P, 5, NRUNS + 10, runs)) return -1;
+  snprintf(path, sizeof path, "/tmp/eahas_surrogate_test_%d.eahas", (int)getpid());
+  unlink(path);
+  eahas_table *t;
+  eahas_err e = {0};
+  if (eahas_table_open(path, 1, 0, &t, &e)) return fprintf(stderr, "%s\n", e.msg), -1;
+  int added = 0;
+  if (eahas_table_insert(t, runs, NRUNS, &added, &e) || added != NRUNS) return fprintf(stderr, "%s\n", e.msg), -1;
+  eahas_table_close(t);
+  return 0;
+}
+
+static int teardown(void **state) {
+  (void)state;
+  for (int i = 0; i < NRUNS + 10; i++) eahas_run_record_free(&runs[i]);
+  unlink(path);
+  return 0;
+}
+
+static eahas_bench *B;
+
+static void test_no_model_yet(void **state) {
+  (void)state;
+  eahas_bench *b;
+  eahas_err e = {0};
+  assert_int_equal(eahas_bench_open(path, &b, &e), EAHAS_ENOTFOUND);
+  assert_non_null(strstr(e.msg, "run 'eahas fit"));
+}
+
+static void test_fit_and_query(void **state) {
+  (void)state;
+  eahas_fit_opts o;
+  small_opts(&o);
+  eahas_err e = {0};
+  assert_int_equal(eahas_fit_file(path, &o, NULL, &e), 0);
+  assert_int_equal(eahas_bench_open(path, &B, &e), 0);
+  assert_true(eahas_bench_memory(B) > 10000);
+  assert_string_equal(eahas_bench_preset(B)->name, "cifar10");
+  eahas_query_result r, r2;
+  double err_sum = 0;
+  for (int i = 0; i < 40; i++) {
+    const eahas_config *c = &runs[i].config;
+    assert_int_equal(eahas_query(B, c, NULL, &r, &e), 0);
+    assert_int_equal(r.epochs, c->epochs);
+    assert_int_equal(r.from_table, 0);
+    for (int j = 0; j < r.epochs; j++) {
+      assert_true(r.test_acc[j] >= 0 && r.test_acc[j] <= 100);
+      assert_true(r.train_acc[j] >= 0 && r.train_acc[j] <= 100);
+      assert_true(r.time_s_cum[j] > 0 && r.tec_kwh_cum[j] > 0);
+      if (j) assert_true(r.time_s_cum[j] > r.time_s_cum[j - 1] && r.tec_kwh_cum[j] > r.tec_kwh_cum[j - 1]);
+    }
+    assert_true(r.final_test_acc == r.test_acc[r.epochs - 1]);
+    assert_true(r.iec_j_per_image > 0 && r.cx.params == runs[i].cx.params);
+    assert_string_equal(r.energy_method, "surrogate:estimate:synthetic");
+    err_sum += fabs(r.final_test_acc - runs[i].test_acc_ema[c->epochs - 1]);
+    assert_true(fabs(r.train_time_s / runs[i].train_time_s - 1) < 0.25);
+    /* a lower fidelity is a prefix of the same curve */
+    eahas_query_opts q = {.epochs = c->epochs / 2};
+    assert_int_equal(eahas_query(B, c, &q, &r2, &e), 0);
+    assert_int_equal(r2.epochs, c->epochs / 2);
+    assert_memory_equal(r2.test_acc, r.test_acc, sizeof(float) * (size_t)r2.epochs);
+    assert_true(r2.tec_kwh < r.tec_kwh);
+  }
+  fprintf(stderr, "mean |final acc error| on fitted configs: %.2f points\n", err_sum / 40);
+  assert_true(err_sum / 40 < 3.0);
+}
+
+static void test_noise_and_tabular(void **state) {
+  (void)state;
+  eahas_query_result a, b, c, d;
+  eahas_err e = {0};
+  const eahas_config *cfg = &runs[3].config;
+  eahas_query_opts q = {.noise = 1, .noise_seed = 42};
+  assert_int_equal(eahas_query(B, cfg, &q, &a, &e), 0);
+  assert_int_equal(eahas_query(B, cfg, &q, &b, &e), 0);
+  assert_memory_equal(a.test_acc, b.test_acc, sizeof(float) * (size_t)a.epochs);
+  assert_true(a.tec_kwh == b.tec_kwh);
+  q.noise_seed = 43;
+  assert_int_equal(eahas_query(B, cfg, &q, &c, &e), 0);
+  assert_true(memcmp(a.test_acc, c.test_acc, sizeof(float) * (size_t)a.epochs) != 0);
+  assert_int_equal(eahas_query(B, cfg, NULL, &d, &e), 0);
+  assert_true(memcmp(a.test_acc, d.test_acc, sizeof(float) * (size_t)a.epochs) != 0);
+  /* tabular: the recorded run */
+  eahas_query_opts t = {.tabular = 1};
+  assert_int_equal(eahas_query(B, cfg, &t, &a, &e), 0);
+  assert_int_equal(a.from_table, 1);
+  assert_true(fabs(a.final_test_acc - runs[3].test_acc_ema[cfg->epochs - 1]) < 1e-4);
+  assert_true(fabs(a.train_time_s - runs[3].train_time_s) < 1e-6 * runs[3].train_time_s);
+  assert_true(fabs(a.tec_kwh - runs[3].tec_kwh) < 1e-9 + 1e-6 * runs[3].tec_kwh);
+  assert_string_equal(a.energy_method, "estimate:synthetic");
+  assert_int_equal(eahas_query(B, &runs[NRUNS].config, &t, &a, &e), EAHAS_ENOTFOUND);
+  assert_non_null(strstr(e.msg, "is not recorded"));
+  /* bad fidelity and bad config */
+  eahas_query_opts bad = {.epochs = cfg->epochs + 1};
+  assert_int_equal(eahas_query(B, cfg, &bad, &a, &e), EAHAS_EINVAL);
+  assert_non_null(strstr(e.msg, "is outside [1,"));
+  eahas_config x = *cfg;
+  x.wm1000 = 1600; /* outside cifar10's wm range */
+  assert_int_equal(eahas_query(B, &x, NULL, &a, &e), EAHAS_EINVAL);
+}
+
+typedef struct job {
+  int first, n;
+  double res[40];
+} job;
+static void *worker(void *arg) {
+  job *j = arg;
+  eahas_query_result r;
+  eahas_query_opts q = {.noise = 1, .noise_seed = 9};
+  for (int k = 0; k < 50; k++)
+    for (int i = j->first; i < j->first + j->n; i++) {
+      if (eahas_query(B, &runs[i].config, &q, &r, NULL)) return NULL;
+      if (k == 0) j->res[i - j->first] = r.final_test_acc + r.tec_kwh;
+    }
+  return NULL;
+}
+
+static void test_threads_agree(void **state) {
+  (void)state;
+  static job serial = {0, 40, {0}};
+  worker(&serial);
+  pthread_t th[4];
+  static job js[4];
+  for (int i = 0; i < 4; i++) {
+    js[i] = (job){10 * i, 10, {0}};
+    pthread_create(&th[i], NULL, worker, &js[i]);
+  }
+  for (int i = 0; i < 4; i++) pthread_join(th[i], NULL);
+  /* every config's noisy answer is the same whichever thread computed it */
+  for (int i = 0; i < 40; i++) assert_true(js[i / 10].res[i % 10] == serial.res[i] && serial.res[i] > 0);
+}
+
+static void test_eval(void **state) {
+  (void)state;
+  eahas_fit_opts o;
+  small_opts(&o);
+  o.members = 2;
+  o.epochs = 60;
+  eahas_eval_report rep;
+  eahas_err e = {0};
+  assert_int_equal(eahas_eval_runs(runs, NRUNS, P, &o, &rep, &e), 0);
+  assert_true(rep.n_test > 20 && rep.n_train + rep.n_test == NRUNS);
+  int seen_bsc = 0, seen_direct = 0, seen_svd = 0, seen_tec = 0;
+  for (int i = 0; i < rep.n_rows; i++) {
+    eahas_eval_row *w = &rep.rows[i];
+    if (w->group != 0) continue;
+    if (!strcmp(w->quantity, "test_acc") && !strcmp(w->model, "bsc")) {
+      seen_bsc = 1;
+      fprintf(stderr, "held-out test_acc: BSC R2 %.3f tau %.3f RMSE_all %.2f\n", w->r2_final, w->tau_final, w->rmse_all);
+      assert_true(w->r2_final > 0.3 && w->tau_final > 0.3);
+    }
+    if (!strcmp(w->quantity, "test_acc") && !strcmp(w->model, "mlp-direct")) seen_direct = 1;
+    if (!strcmp(w->quantity, "test_acc") && !strcmp(w->model, "svd-xgb")) seen_svd = 1;
+    if (!strcmp(w->quantity, "tec_kwh")) {
+      seen_tec = 1;
+      assert_true(w->r2_final > 0.8);
+    }
+  }
+  assert_true(seen_bsc && seen_direct && seen_svd && seen_tec);
+  char *js = eahas_eval_report_to_json(&rep);
+  assert_non_null(strstr(js, "\"kendall_tau_final\""));
+  free(js);
+  eahas_eval_report_free(&rep);
+}
+
+static void test_refusals(void **state) {
+  (void)state;
+  eahas_bench_close(B);
+  B = NULL;
+  eahas_table *t;
+  eahas_err e = {0};
+  eahas_bench *b;
+  /* more runs than fitted on */
+  assert_int_equal(eahas_table_open(path, 0, 0, &t, &e), 0);
+  assert_int_equal(eahas_table_insert(t, runs + NRUNS, 1, NULL, &e), 0);
+  eahas_table_close(t);
+  assert_int_equal(eahas_bench_open(path, &b, &e), EAHAS_EFORMAT);
+  assert_non_null(strstr(e.msg, "fitted on 160 runs"));
+  assert_non_null(strstr(e.msg, "now holds 161 runs"));
+  /* a corrupted blob */
+  assert_int_equal(eahas_table_open(path, 0, 0, &t, &e), 0);
+  void *blob;
+  size_t len;
+  assert_int_equal(eahas_table_get_blob(t, EAHAS_SURROGATE_BLOB_NAME, &blob, &len, &e), 0);
+  assert_int_equal(eahas_table_put_blob(t, EAHAS_SURROGATE_BLOB_NAME, blob, len / 3, &e), 0);
+  eahas_table_close(t);
+  free(blob);
+  assert_int_equal(eahas_bench_open(path, &b, &e), EAHAS_EFORMAT);
+  assert_non_null(strstr(e.msg, "truncated or corrupted"));
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_no_model_yet), cmocka_unit_test(test_fit_and_query),
+    cmocka_unit_test(test_noise_and_tabular), cmocka_unit_test(test_threads_agree),
+    cmocka_unit_test(test_eval), cmocka_unit_test(test_refusals),
+  };
+  return cmocka_run_group_tests(tests, setup, teardown);
+}
