@@ -56,8 +56,8 @@ static void notify(eahas_sweep_progress_fn cb, void *ctx, eahas_sweep_progress *
 }
 
 /* After a worker ended: what the directory now says about entry i. */
-static void settle(const eahas_plan_entry *e, const eahas_sweep_opts *o, int exit_code, int *state,
-                   eahas_sweep_progress *pr, char *event, size_t n) {
+static void settle(const eahas_plan_entry *e, const eahas_sweep_opts *o, int exit_code, int attempts_before,
+                   int *state, eahas_sweep_progress *pr, char *event, size_t n) {
   int attempts = 0;
   eahas_sweep_state s = eahas_sweep_state_of(o->out_dir, e->id, o->retries, &attempts);
   char reason[400];
@@ -66,11 +66,21 @@ static void settle(const eahas_plan_entry *e, const eahas_sweep_opts *o, int exi
     *state = ST_DONE;
     pr->done++;
     snprintf(event, n, "done %s", e->id);
-  } else if (s == EAHAS_SWEEP_FAILED || exit_code == EXIT_LOCKED || exit_code == 2) {
+  } else if (exit_code == EXIT_LOCKED) {
     *state = ST_FAILED;
     pr->failed++;
-    if (exit_code == EXIT_LOCKED) snprintf(event, n, "failed %s: another process is training it", e->id);
-    else snprintf(event, n, "failed %s after %d attempt%s: %s", e->id, attempts, attempts == 1 ? "" : "s", reason);
+    snprintf(event, n, "failed %s: another process is training it", e->id);
+  } else if (attempts == attempts_before) {
+    /* the worker could not even record a failure (sweep directory unwritable, worker killed):
+     * retrying would loop forever */
+    *state = ST_FAILED;
+    pr->failed++;
+    snprintf(event, n, "failed %s: the worker ended (exit status %d) without a record or a recorded failure",
+             e->id, exit_code);
+  } else if (s == EAHAS_SWEEP_FAILED) {
+    *state = ST_FAILED;
+    pr->failed++;
+    snprintf(event, n, "failed %s after %d attempt%s: %s", e->id, attempts, attempts == 1 ? "" : "s", reason);
   } else {
     *state = ST_TODO; /* retried */
     snprintf(event, n, "retrying %s (attempt %d failed: %s)", e->id, attempts, reason);
@@ -88,7 +98,9 @@ int eahas_sweep_run(const eahas_plan_entry *e, int n, const eahas_sweep_opts *o_
   int *state = calloc((size_t)n, sizeof *state);
   pid_t *pids = calloc((size_t)jobs, sizeof *pids);
   int *slot_entry = calloc((size_t)jobs, sizeof *slot_entry);
-  if (!state || !pids || !slot_entry) {
+  int *slot_attempts = calloc((size_t)jobs, sizeof *slot_attempts);
+  if (!state || !pids || !slot_entry || !slot_attempts) {
+    free(slot_attempts);
     free(state);
     free(pids);
     free(slot_entry);
@@ -112,6 +124,8 @@ int eahas_sweep_run(const eahas_plan_entry *e, int n, const eahas_sweep_opts *o_
       for (int i = 0; i < n && next < 0; i++)
         if (state[i] == ST_TODO) next = i;
       if (next < 0) break;
+      int attempts_before = 0;
+      eahas_sweep_state_of(o.out_dir, e[next].id, o.retries, &attempts_before);
       pid_t pid = start_worker(&e[next], &o);
       if (pid < 0) {
         rc = eahas_err_set(err, EAHAS_EINTERNAL, "cannot fork a worker: %s", strerror(errno));
@@ -119,6 +133,7 @@ int eahas_sweep_run(const eahas_plan_entry *e, int n, const eahas_sweep_opts *o_
       }
       pids[j] = pid;
       slot_entry[j] = next;
+      slot_attempts[j] = attempts_before;
       state[next] = ST_RUNNING;
       pr.running++;
       snprintf(event, sizeof event, "started %s", e[next].id);
@@ -137,7 +152,7 @@ int eahas_sweep_run(const eahas_plan_entry *e, int n, const eahas_sweep_opts *o_
       pids[j] = 0;
       pr.running--;
       int code = WIFEXITED(st) ? WEXITSTATUS(st) : 2;
-      settle(&e[slot_entry[j]], &o, code, &state[slot_entry[j]], &pr, event, sizeof event);
+      settle(&e[slot_entry[j]], &o, code, slot_attempts[j], &state[slot_entry[j]], &pr, event, sizeof event);
       notify(cb, ctx, &pr, event);
     }
     if (rc) break;
@@ -151,6 +166,7 @@ int eahas_sweep_run(const eahas_plan_entry *e, int n, const eahas_sweep_opts *o_
   free(state);
   free(pids);
   free(slot_entry);
+  free(slot_attempts);
   if (final) *final = pr;
   if (!rc && pr.failed > 0)
     rc = eahas_err_set(err, EAHAS_EINTERNAL, "%d of %d configs failed (reasons in %s/failed/)", pr.failed, n, o.out_dir);

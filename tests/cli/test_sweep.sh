@@ -94,6 +94,16 @@ grep -q "2 runs at once share measured energy domains" "$T/err" || fail "no ener
 st=0; "$B" sweep run-one "$T/plan.jsonl" --index 6 --out "$T/one" 2>"$T/err" || st=$?
 [ "$st" -eq 1 ] && grep -q "index 6 is outside \[0, 5\]" "$T/err" || fail "run-one index: $st $(cat "$T/err")"
 
+# --- one process per config: a second run-one of a config in training leaves it alone
+FAKE_SLEEP=0.5 "$B" sweep run-one "$T/plan.jsonl" --index 4 --out "$T/lock" --epochs 2 --trainer "$FAKE" 2>/dev/null &
+LP=$!
+i=0; while [ ! -e "$T/lock/tmp/$(sed -n 5p "$T/plan.jsonl" | cut -c8-23).config.json" ]; do
+  i=$((i + 1)); [ $i -lt 250 ] || fail "run-one did not start"; sleep 0.02; done
+st=0; "$B" sweep run-one "$T/plan.jsonl" --index 4 --out "$T/lock" --epochs 2 --trainer "$FAKE" 2>"$T/err" || st=$?
+[ "$st" -eq 1 ] && grep -q "is being trained by another process" "$T/err" || fail "lock: $st $(cat "$T/err")"
+wait $LP || fail "the first run-one failed"
+[ -e "$T/lock/records/$(sed -n 5p "$T/plan.jsonl" | cut -c8-23).json" ] || fail "lock: no record"
+
 # --- bad input: exit 1 with the reason
 st=0; "$B" sweep plan --preset mnist -n 3 --seed 1 -o "$T/x" 2>"$T/err" || st=$?
 [ "$st" -eq 1 ] && grep -q "preset 'mnist' is unknown" "$T/err" || fail "bad preset: $st"
