@@ -104,6 +104,14 @@ st=0; "$B" sweep run-one "$T/plan.jsonl" --index 4 --out "$T/lock" --epochs 2 --
 wait $LP || fail "the first run-one failed"
 [ -e "$T/lock/records/$(sed -n 5p "$T/plan.jsonl" | cut -c8-23).json" ] || fail "lock: no record"
 
+# --- the built-in trainer (`eahas train` as a child) failing: its own last words are the reason
+st=0; "$B" sweep run "$T/plan.jsonl" --out "$T/builtin" --epochs 1 --data "$T/no-such-dir" --retries 0 \
+  >/dev/null 2>"$T/err" || st=$?
+[ "$st" -eq 2 ] || fail "built-in trainer without data: exit $st"
+grep -q "failed $ID0 after 1 attempt: eahas train exited with status 1 (last log line: eahas: .*no-such-dir" "$T/err" ||
+  fail "built-in trainer failure reason: $(cat "$T/err")"
+[ "$(ls "$T/builtin/failed" | wc -l)" -eq 6 ] || fail "built-in failures not recorded"
+
 # --- bad input: exit 1 with the reason
 st=0; "$B" sweep plan --preset mnist -n 3 --seed 1 -o "$T/x" 2>"$T/err" || st=$?
 [ "$st" -eq 1 ] && grep -q "preset 'mnist' is unknown" "$T/err" || fail "bad preset: $st"
