@@ -1,6 +1,5 @@
 /* The epoch loop: trains one config under a preset's protocol and fills its run record
  * (EA-HAS-Bench / pycls training protocol, REFERENCE.md §4; energy per issue 4 item 4). */
-#include <dlfcn.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,15 +11,6 @@
 /* Keys of the random streams derived from the run seed. */
 #define KEY_INIT 0x696e6974ULL        /* "init": network weights */
 #define KEY_EPOCH 0x65706f6368000000ULL /* "epoch" + e: shuffling and augmentation of epoch e */
-
-/* oneDNN in Debian runs on OpenMP; net.h has no thread setting, so the thread count goes to the
- * OpenMP runtime that libdnnl pulled in, looked up at run time (no link dependency). */
-static void set_threads(int n) {
-  void (*fn)(int) = NULL;
-  void *sym = dlsym(RTLD_DEFAULT, "omp_set_num_threads");
-  memcpy(&fn, &sym, sizeof fn);
-  if (fn && n > 0) fn(n);
-}
 
 static void read_cpu_model(char *buf, size_t n) {
   snprintf(buf, n, "unknown");
@@ -301,7 +291,10 @@ int eahas_train_run(const eahas_config *c, const eahas_preset *p, const char *da
     threads = cores > 0 ? (int)cores : 1;
   }
   if (threads > 1024) return eahas_err_set(err, EAHAS_EINVAL, "threads=%d is outside [1, 1024]", threads);
-  set_threads(threads);
+  /* A oneDNN without OpenMP (EAHAS_EUNAVAIL) runs sequentially: the run goes on. */
+  rc = eahas_net_set_threads(threads, err);
+  if (rc && rc != EAHAS_EUNAVAIL) return rc;
+  rc = 0;
   double iec_min = o->iec_min_s > 0 ? o->iec_min_s : 1.0;
 
   rc = eahas_run_record_init(rec, epochs, err);
