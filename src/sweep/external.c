@@ -257,6 +257,7 @@ int sweep_run_external(const eahas_plan_entry *e, const eahas_sweep_opts *o, int
     eahas_run_record_free(r);
     return eahas_err_set(err, EAHAS_EINTERNAL, "cannot fork the trainer: %s", strerror(errno));
   }
+  sweep_set_child(pid);
   metering mt;
   meter_begin(&mt, pid);
   FILE *in = fdopen(fds[0], "r");
@@ -268,6 +269,7 @@ int sweep_run_external(const eahas_plan_entry *e, const eahas_sweep_opts *o, int
   int st;
   while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
   }
+  sweep_set_child(0);
   meter_end(&mt, r);
   if (!rc && !(WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
     char how[96];

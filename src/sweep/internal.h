@@ -19,6 +19,9 @@ int sweep_failed_attempts(const char *dir, const char *id, char *reason, size_t 
 /* Forks; in the child: dies with the parent (PR_SET_PDEATHSIG SIGKILL), stdout/stderr to the
  * given fds (-1: unchanged), then execv(argv[0], argv). Returns the child pid or -1. */
 pid_t sweep_spawn(char *const argv[], int out_fd, int err_fd);
+/* The trainer child in flight (0: none): a termination signal to run-one is forwarded to it as
+ * SIGKILL, and the run is then redone rather than counted as a failure. */
+void sweep_set_child(pid_t pid);
 /* A wait status in words: "exited with status 3", "was killed by signal 9 (Killed)". */
 void sweep_describe_status(int status, char *buf, size_t n);
 /* The last non-empty line of a text file (at most n - 1 bytes), or "". */

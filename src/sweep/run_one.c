@@ -104,6 +104,41 @@ void sweep_machine(char *host, size_t nh, char *cpu, size_t nc) {
   fclose(f);
 }
 
+/* ---- interruption --------------------------------------------------------------------- */
+
+/* SIGINT (^C), SIGTERM (kill, Slurm's time limit, scancel) or SIGHUP while a run is in flight
+ * interrupt it: the trainer is killed and the run is redone next time, not counted as a failure
+ * of the config. */
+static volatile sig_atomic_t g_interrupted;
+static volatile pid_t g_child;
+
+void sweep_set_child(pid_t pid) {
+  g_child = pid;
+  if (pid > 0 && g_interrupted) kill(pid, SIGKILL); /* the signal came before the child was known */
+}
+
+static void on_terminate(int sig) {
+  g_interrupted = sig;
+  if (g_child > 0) kill(g_child, SIGKILL);
+}
+
+static const int TERM_SIGNALS[3] = {SIGINT, SIGTERM, SIGHUP};
+
+static void catch_terminate(struct sigaction old[3]) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_terminate; /* no SA_RESTART: waitpid and reads return EINTR, then resume */
+  sigemptyset(&sa.sa_mask);
+  g_interrupted = 0;
+  g_child = 0;
+  for (int i = 0; i < 3; i++) sigaction(TERM_SIGNALS[i], &sa, &old[i]);
+}
+
+static void restore_terminate(const struct sigaction old[3]) {
+  for (int i = 0; i < 3; i++) sigaction(TERM_SIGNALS[i], &old[i], NULL);
+  g_child = 0;
+}
+
 eahas_sweep_state eahas_sweep_state_of(const char *out_dir, const char *id, int retries, int *attempts) {
   char p[SWEEP_PATH_MAX];
   int a = sweep_failed_attempts(out_dir, id, NULL, 0);
@@ -159,9 +194,11 @@ static int run_builtin(const eahas_plan_entry *e, const eahas_sweep_opts *o, int
   unlink(out);
   pid_t pid = sweep_spawn(argv, log_fd, log_fd);
   if (pid < 0) return eahas_err_set(err, EAHAS_EINTERNAL, "cannot fork the trainer: %s", strerror(errno));
+  sweep_set_child(pid);
   int st;
   while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
   }
+  sweep_set_child(0);
   if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
     char how[96];
     sweep_describe_status(st, how, sizeof how);
@@ -280,7 +317,16 @@ int eahas_sweep_run_one(const eahas_plan_entry *e, const eahas_sweep_opts *o, in
   }
   eahas_run_record r;
   eahas_err terr = {0};
+  struct sigaction old[3];
+  catch_terminate(old);
   rc = train(e, o, prev + 1, &r, &terr);
+  restore_terminate(old);
+  if (rc && g_interrupted) {
+    int sig = g_interrupted;
+    close(lock);
+    return eahas_err_set(err, EAHAS_EINTERNAL, "interrupted by signal %d (%s): the run will be redone", sig,
+                         strsignal(sig));
+  }
   if (!rc) {
     r.energy_shared |= o->energy_shared != 0;
     rc = write_record(&r, o->out_dir, &terr);

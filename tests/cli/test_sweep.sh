@@ -104,6 +104,23 @@ st=0; "$B" sweep run-one "$T/plan.jsonl" --index 4 --out "$T/lock" --epochs 2 --
 wait $LP || fail "the first run-one failed"
 [ -e "$T/lock/records/$(sed -n 5p "$T/plan.jsonl" | cut -c8-23).json" ] || fail "lock: no record"
 
+# --- SIGTERM (scancel, a time limit) or ^C interrupts a run: the trainer dies with it, and the
+# run is redone next time rather than counted as a failure of the config
+ID3=$(sed -n 4p "$T/plan.jsonl" | cut -c8-23)
+FAKE_SLEEP=1 "$B" sweep run-one "$T/plan.jsonl" --index 3 --out "$T/term" --epochs 3 --trainer "$FAKE" 2>"$T/err" &
+LP=$!
+i=0; while [ ! -e "$T/term/tmp/$ID3.config.json" ]; do
+  i=$((i + 1)); [ $i -lt 250 ] || fail "run-one did not start"; sleep 0.02; done
+sleep 0.2
+kill -TERM $LP
+st=0; wait $LP || st=$?
+[ "$st" -eq 2 ] && grep -q "interrupted by signal 15 (Terminated): the run will be redone" "$T/err" ||
+  fail "SIGTERM: $st $(cat "$T/err")"
+[ -e "$T/term/failed/$ID3.json" ] && fail "an interrupted run was counted as a failure"
+[ -e "$T/term/records/$ID3.json" ] && fail "an interrupted run left a record"
+sleep 0.2
+ps -eo args | grep -v grep | grep -q "$T/term/tmp" && fail "the trainer outlived SIGTERM"
+
 # --- the built-in trainer (`eahas train` as a child) failing: its own last words are the reason
 st=0; "$B" sweep run "$T/plan.jsonl" --out "$T/builtin" --epochs 1 --data "$T/no-such-dir" --retries 0 \
   >/dev/null 2>"$T/err" || st=$?
