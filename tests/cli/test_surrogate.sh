@@ -1,0 +1,85 @@
+#!/bin/sh
+# CLI tests of `eahas fit`, `eahas query` and `eahas eval` on a synthetic benchmark file (written
+# by the test helper surrogate_make_synth): help, fitting, JSON keys, fidelity, noise determinism,
+# tabular answers, batch mode with a bad line, refusal of a model after the runs changed, and
+# exit statuses. Needs EAHAS_BIN and EAHAS_BUILD (set by ctest).
+set -u
+B=${EAHAS_BIN:?EAHAS_BIN must point to the eahas binary}
+MK=${EAHAS_BUILD:?EAHAS_BUILD must point to the build directory}/surrogate_make_synth
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+fails=0
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+expect_rc() {
+  want=$1
+  shift
+  "$@" >"$T/out" 2>"$T/err"
+  rc=$?
+  [ "$rc" = "$want" ] || fail "exit $rc (wanted $want): $* -- $(head -c 300 "$T/err")"
+}
+has() { grep -q -- "$1" "$T/$2" || fail "$2 lacks '$1': $(head -c 400 "$T/$2")"; }
+
+[ -x "$MK" ] || { echo "FAIL: $MK not built"; exit 1; }
+F="$T/b.eahas"
+"$MK" "$F" 80 3 >/dev/null || fail "synthetic file"
+
+for c in fit eval query; do
+  expect_rc 0 "$B" $c --help
+  has "usage: eahas $c" out
+done
+expect_rc 1 "$B" fit
+expect_rc 1 "$B" fit "$F" --members 0
+has "members=0 is not an integer in \[1, 32\]" err
+expect_rc 1 "$B" fit "$F" --degree 9
+expect_rc 1 "$B" query "$F" d=6,w0=48,wa=8.0,wm=2.5,gw=8,lr=0.1,opt=sgd,sched=cos,cutout=0,epochs=50
+has "no fitted surrogate" err
+
+expect_rc 0 "$B" fit "$F" --members 2 --epochs 60 --rounds 20 --seed 4 --json
+has '"runs":80' out; has '"members":2' out; has '"degree":5' out
+has '"curves":\["test_acc","test_acc_plain","val_acc","train_acc"\]' out
+
+# a config of the file (the tabular answer exists) and the surrogate's answer
+Q=d=6,w0=48,wa=8.0,wm=2.5,gw=8,lr=0.1,opt=sgd,sched=cos,cutout=0,epochs=50
+expect_rc 0 "$B" query "$F" "$Q" --json
+for k in '"test_acc":\[' '"test_acc_plain":\[' '"val_acc":\[' '"train_acc":\[' '"final_test_acc":' \
+         '"train_time_s":' '"tec_kwh":' '"iec_j_per_image":' '"params":' '"flops":' '"acts":' \
+         '"energy_method":"surrogate:estimate:synthetic"' '"epochs":50' '"from_table":false'; do
+  has "$k" out
+done
+n=$(sed 's/.*"test_acc":\[\([^]]*\)\].*/\1/' "$T/out" | tr ',' '\n' | wc -l)
+[ "$n" = 50 ] || fail "test_acc has $n values, wanted 50"
+expect_rc 0 "$B" query "$F" "$Q" --json --epochs 20
+has '"epochs":20' out
+expect_rc 1 "$B" query "$F" "$Q" --epochs 51
+has "epochs=51 is outside \[1, 50\]" err
+expect_rc 0 "$B" query "$F" "$Q" --noise-seed 7 --json
+cp "$T/out" "$T/n1"
+expect_rc 0 "$B" query "$F" "$Q" --noise-seed 7 --json
+cmp -s "$T/out" "$T/n1" || fail "noise with the same seed differs"
+expect_rc 0 "$B" query "$F" "$Q" --noise-seed 8 --json
+cmp -s "$T/out" "$T/n1" && fail "noise with another seed is identical"
+expect_rc 1 "$B" query "$F" "$Q" --tabular
+has "is not recorded" err
+expect_rc 1 "$B" query "$F" d=99,w0=48,wa=8.0,wm=2.5,gw=8,lr=0.1,opt=sgd,sched=cos,cutout=0,epochs=50
+
+# batch mode: three lines, one bad; outputs for the good ones, exit 1
+printf '%s\n# comment\n%s\nnot-a-config\n' "$Q" "${Q%epochs=50}epochs=100" >"$T/in"
+"$B" query "$F" - --json <"$T/in" >"$T/out" 2>"$T/err"
+[ $? = 1 ] || fail "batch with a bad line should exit 1"
+[ "$(wc -l <"$T/out")" = 2 ] || fail "batch printed $(wc -l <"$T/out") lines, wanted 2"
+has "line 4 of stdin" err
+
+expect_rc 0 "$B" eval "$F" --members 1 --epochs 20 --json
+has '"model":.*"bsc"' out; has '"model":.*"mlp-direct"' out; has '"model":.*"svd-xgb"' out
+has '"quantity":.*"tec_kwh"' out
+expect_rc 0 "$B" eval "$F" --members 1 --epochs 20
+has "R2_final" out
+
+# the runs change: the stored model is refused
+"$MK" "$F" 85 3 >/dev/null 2>&1
+expect_rc 1 "$B" query "$F" "$Q"
+has "fitted on 80 runs" err
+has "run 'eahas fit' again" err
+
+[ "$fails" = 0 ] && echo "all surrogate CLI tests passed"
+exit "$fails"
