@@ -71,7 +71,9 @@ int eahas_sweep_default_jobs(void);
  * DIR/failed/<id>.json removed. On failure DIR/failed/<id>.json gets the reason and the attempt
  * count, and the error is returned: EAHAS_EINTERNAL (trainer crashed, exited non-zero, malformed
  * output, missing epochs, record invalid), EAHAS_EUNAVAIL (another process holds this config's
- * lock), EAHAS_EIO (the sweep directory). *attempts (may be NULL) gets the attempt count so far. */
+ * lock), EAHAS_EIO (the sweep directory). SIGINT, SIGTERM or SIGHUP during the run kill the
+ * trainer and return EAHAS_EINTERNAL ("interrupted") without recording a failure: the run is
+ * redone next time. *attempts (may be NULL) gets the attempt count so far. */
 int eahas_sweep_run_one(const eahas_plan_entry *e, const eahas_sweep_opts *o, int *attempts, eahas_err *err);
 
 /* What a sweep directory says about one config. */

@@ -19,14 +19,19 @@ extern "C" {
 
 typedef struct eahas_table eahas_table;
 
-/* Opens (create = 1: creates if missing) a benchmark file. readonly = 1 opens it read-only.
- * Errors: EAHAS_EIO, EAHAS_EFORMAT (not an eahas file, or another schema version: the message
- * names both versions). */
+/* Opens (create = 1: creates if missing, and makes an empty file a benchmark file) a benchmark
+ * file. readonly = 1 opens it read-only. The handle may be used from many threads (SQLite
+ * serialized mode). Errors: EAHAS_EIO (cannot open), EAHAS_EFORMAT (not SQLite, an SQLite file
+ * of another application, an empty file opened without create, or another schema version: the
+ * message names both versions). Schema: docs/benchmark-file.md. */
 int eahas_table_open(const char *path, int create, int readonly, eahas_table **out, eahas_err *err);
 void eahas_table_close(eahas_table *t);
 
-/* Inserts records in one transaction, skipping ids already present. *added (may be NULL) gets
- * the number inserted. All or nothing. */
+/* Inserts records (validated ones: eahas_run_record_from_json) in one transaction, skipping ids
+ * already present, so inserting the same records twice changes nothing. The first record ever
+ * inserted fixes the file's preset. *added (may be NULL) gets the number inserted. All or
+ * nothing. Errors: EAHAS_EINVAL (file open read-only; a record of another preset than the
+ * file's, naming both), EAHAS_EIO (SQLite). */
 int eahas_table_insert(eahas_table *t, const eahas_run_record *recs, int n, int *added, eahas_err *err);
 
 /* Loads every run (status ok or diverged) into a malloc'd array (*out, *n); free each with
