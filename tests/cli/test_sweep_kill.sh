@@ -23,7 +23,7 @@ in_flight() { ls "$T/k/tmp" 2>/dev/null | grep -c 'config\.json$' || true; }
 # Starts the sweep in the background, waits until it has at least $1 records and a run in
 # progress, and kills it with SIGKILL.
 kill_at() {
-  FAKE_SLEEP=0.15 "$B" sweep run "$T/plan.jsonl" --out "$T/k" --epochs 3 --threads 1 --jobs 2 --trainer "$FAKE" \
+  FAKE_SLEEP=0.25 "$B" sweep run "$T/plan.jsonl" --out "$T/k" --epochs 3 --threads 1 --jobs 2 --trainer "$FAKE" \
     >/dev/null 2>&1 &
   SWEEP_PID=$!
   i=0
