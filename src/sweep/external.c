@@ -31,7 +31,12 @@ static int write_config_file(const eahas_plan_entry *e, const eahas_sweep_opts *
   cJSON_AddItemToObject(o_, "config", cj ? cJSON_Parse(cj) : cJSON_CreateNull());
   cJSON_AddStringToObject(o_, "config_text", text);
   cJSON_AddNumberToObject(o_, "epochs", limit);
-  cJSON_AddNumberToObject(o_, "seed", (double)e->seed);
+  if (e->seed <= (1ull << 53)) cJSON_AddNumberToObject(o_, "seed", (double)e->seed);
+  else { /* exact: a double holds integers up to 2^53 only */
+    char sd[32];
+    snprintf(sd, sizeof sd, "%llu", (unsigned long long)e->seed);
+    cJSON_AddStringToObject(o_, "seed", sd);
+  }
   cJSON_AddNumberToObject(o_, "threads", o->threads > 0 ? o->threads : (p->threads > 0 ? p->threads : 1));
   if (o->data_dir) cJSON_AddStringToObject(o_, "data", o->data_dir);
   else cJSON_AddNullToObject(o_, "data");

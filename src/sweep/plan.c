@@ -1,5 +1,6 @@
 /* Plans: N distinct configs of a preset, one JSON object per line. */
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,9 +51,11 @@ static char *entry_json(const eahas_plan_entry *e) {
   if (!cfg) return NULL;
   size_t n = strlen(cfg) + 160;
   char *s = malloc(n);
+  /* seeds above 2^53 do not survive a JSON number in most readers: those are strings */
+  const char *q = e->seed > (1ull << 53) ? "\"" : "";
   if (s)
-    snprintf(s, n, "{\"id\":\"%s\",\"preset\":\"%s\",\"seed\":%llu,\"config\":%s}", e->id, e->preset,
-             (unsigned long long)e->seed, cfg);
+    snprintf(s, n, "{\"id\":\"%s\",\"preset\":\"%s\",\"seed\":%s%llu%s,\"config\":%s}", e->id, e->preset, q,
+             (unsigned long long)e->seed, q, cfg);
   free(cfg);
   return s;
 }
@@ -88,6 +91,23 @@ int eahas_plan_write(const char *path, const eahas_plan_entry *e, int n, eahas_e
   return rc;
 }
 
+/* A number up to 2^53 (exact in a double) or a decimal string of any uint64. */
+static int parse_seed(const cJSON *v, uint64_t *out) {
+  if (cJSON_IsNumber(v)) {
+    double d = v->valuedouble;
+    if (!(d >= 0 && d <= 9007199254740992.0 && d == floor(d))) return -1;
+    *out = (uint64_t)d;
+    return 0;
+  }
+  if (!cJSON_IsString(v) || !v->valuestring || v->valuestring[0] < '0' || v->valuestring[0] > '9') return -1;
+  char *end;
+  errno = 0;
+  unsigned long long x = strtoull(v->valuestring, &end, 10);
+  if (errno || *end) return -1;
+  *out = x;
+  return 0;
+}
+
 static int parse_line(const char *line, eahas_plan_entry *e, eahas_err *err) {
   memset(e, 0, sizeof *e);
   cJSON *o = cJSON_Parse(line);
@@ -105,12 +125,10 @@ static int parse_line(const char *line, eahas_plan_entry *e, eahas_err *err) {
     rc = eahas_err_set(err, EAHAS_EFORMAT, "\"preset\" is missing or not one of cifar10, tinyimagenet, fashion-mnist");
   else if (!cJSON_IsObject(cf))
     rc = eahas_err_set(err, EAHAS_EFORMAT, "\"config\" is missing or not an object");
-  else if (sd && (!cJSON_IsNumber(sd) || sd->valuedouble < 0 || sd->valuedouble != floor(sd->valuedouble) ||
-                  sd->valuedouble > 18446744073709549568.0))
-    rc = eahas_err_set(err, EAHAS_EFORMAT, "\"seed\" is not a non-negative integer");
+  else if (sd && parse_seed(sd, &e->seed) != 0)
+    rc = eahas_err_set(err, EAHAS_EFORMAT, "\"seed\" is not an integer in [0, 2^53] or a decimal string in [0, 2^64)");
   if (!rc) {
     snprintf(e->preset, sizeof e->preset, "%s", p->name);
-    e->seed = sd ? (uint64_t)sd->valuedouble : 0;
     char *ct = cJSON_PrintUnformatted(cf);
     rc = ct ? eahas_config_parse(ct, &e->config, err) : eahas_err_set(err, EAHAS_ENOMEM, "out of memory");
     free(ct);

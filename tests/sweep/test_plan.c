@@ -65,6 +65,13 @@ static void test_plan_distinct_valid(void **state) {
     assert_true(e2[i].seed == 42);
   }
   free(e2);
+  /* a seed above 2^53 survives the file exactly */
+  e[0].seed = 18446744073709551557ull;
+  assert_int_equal(eahas_plan_write(g_path, e, 2, &err), 0);
+  assert_int_equal(eahas_plan_read(g_path, &e2, &n, &err), 0);
+  assert_true(e2[0].seed == 18446744073709551557ull);
+  assert_true(e2[1].seed == 42);
+  free(e2);
   free(e);
   assert_int_equal(eahas_sweep_plan(p, 0, 1, &e, &err), EAHAS_EINVAL);
   assert_string_equal(err.msg, "-n 0 is outside [1, 10000000]");
@@ -107,7 +114,9 @@ static void test_plan_read_errors(void **state) {
   expect_read_error("{\"id\":\"x\",\"preset\":\"mnist\",\"config\":{}}\n", "\"preset\" is missing or not one of");
   expect_read_error("{\"id\":\"x\",\"preset\":\"cifar10\"}\n", "\"config\" is missing or not an object");
   expect_read_error("{\"id\":\"x\",\"preset\":\"cifar10\",\"seed\":-1,\"config\":" GOOD_CFG "}\n",
-                    "\"seed\" is not a non-negative integer");
+                    "\"seed\" is not an integer in [0, 2^53] or a decimal string in [0, 2^64)");
+  expect_read_error("{\"id\":\"x\",\"preset\":\"cifar10\",\"seed\":\"12x\",\"config\":" GOOD_CFG "}\n",
+                    "\"seed\" is not an integer");
   expect_read_error("{\"id\":\"x\",\"preset\":\"cifar10\",\"config\":{\"d\":6}}\n", "config");
   snprintf(msg, sizeof msg, "\"id\" is \"x\", but preset and config give %s", id);
   expect_read_error("{\"id\":\"x\",\"preset\":\"fashion-mnist\",\"config\":" GOOD_CFG "}\n", msg);

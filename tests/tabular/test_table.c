@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -240,6 +241,54 @@ static void test_foreign_files(void **state) {
   assert_non_null(strstr(err.msg, "is empty, not an eahas benchmark file"));
 }
 
+/* One handle, many threads: every lookup returns its own run (DESIGN.md, C API). */
+typedef struct lookup_job {
+  eahas_table *t;
+  int k, errors;
+} lookup_job;
+
+static void *lookup_many(void *arg) {
+  lookup_job *j = arg;
+  for (int i = 0; i < 40; i++) {
+    int k = (j->k + i) % 8;
+    eahas_config c = fixture_config(k);
+    eahas_run_record r;
+    eahas_err err = {0};
+    if (eahas_table_get(j->t, "fashion-mnist", &c, &r, &err) != 0) {
+      j->errors++;
+      continue;
+    }
+    /* run k has 2 + k epochs and final test accuracy 9 + 7.5 (n - 1) + 0.1 k */
+    if (r.epochs_trained != 2 + k || r.test_acc[1 + k] != 9.0 + 7.5 * (1 + k) + 0.1 * k) j->errors++;
+    eahas_run_record_free(&r);
+  }
+  return NULL;
+}
+
+static void test_threads(void **state) {
+  (void)state;
+  eahas_err err = {0};
+  eahas_table *t;
+  assert_int_equal(eahas_table_open(g_path, 1, 0, &t, &err), 0);
+  eahas_run_record recs[8];
+  make_records(recs, 8, "fashion-mnist");
+  assert_int_equal(eahas_table_insert(t, recs, 8, NULL, &err), 0);
+  free_records(recs, 8);
+  eahas_table_close(t);
+  assert_int_equal(eahas_table_open(g_path, 0, 1, &t, &err), 0);
+  pthread_t th[4];
+  lookup_job jobs[4];
+  for (int i = 0; i < 4; i++) {
+    jobs[i] = (lookup_job){.t = t, .k = i, .errors = 0};
+    assert_int_equal(pthread_create(&th[i], NULL, lookup_many, &jobs[i]), 0);
+  }
+  for (int i = 0; i < 4; i++) {
+    pthread_join(th[i], NULL);
+    assert_int_equal(jobs[i].errors, 0);
+  }
+  eahas_table_close(t);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_insert_get_load, setup, teardown),
@@ -247,6 +296,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_blobs, setup, teardown),
       cmocka_unit_test_setup_teardown(test_stats, setup, teardown),
       cmocka_unit_test_setup_teardown(test_foreign_files, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
