@@ -110,6 +110,8 @@ typedef struct eahas_slurm_opts {
   const char *data_dir;   /* NULL = default */
   int epochs;             /* 0 = the config's */
   const char *trainer;    /* NULL = built-in */
+  const char *workdir;    /* the task cds here first (relative paths in trainer mean what they
+                             meant where the script was written); NULL = no cd */
 } eahas_slurm_opts;
 
 /* The sbatch array script (malloc'd text): one array task per plan entry, each running

@@ -238,11 +238,13 @@ static int cmd_slurm(args *a) {
   if (rc) return fail(&err, rc);
   if (!realpath(a->plan, plan) || !realpath(a->out, dir))
     return cli_error("cannot resolve %s or %s: %s", a->plan, a->out, strerror(errno)), 2;
-  char data[PATH_MAX];
+  char data[PATH_MAX], cwd[PATH_MAX];
+  if (!getcwd(cwd, sizeof cwd)) return cli_error("cannot get the working directory: %s", strerror(errno)), 2;
   if (a->data && !realpath(a->data, data)) return cli_error("--data %s: %s", a->data, strerror(errno)), 1;
   eahas_slurm_opts so = {.exe = exe, .plan_path = plan, .out_dir = dir, .n = n, .partition = a->partition,
                          .gpus_per_task = (int)a->gpus, .time_limit = a->time_limit, .cpus_per_task = (int)a->threads,
-                         .data_dir = a->data ? data : NULL, .epochs = (int)a->epochs, .trainer = a->trainer};
+                         .data_dir = a->data ? data : NULL, .epochs = (int)a->epochs, .trainer = a->trainer,
+                         .workdir = cwd};
   char *script;
   rc = eahas_slurm_script(&so, &script, &err);
   char path[PATH_MAX + 32];

@@ -85,6 +85,11 @@ int eahas_slurm_script(const eahas_slurm_opts *o, char **out, eahas_err *err) {
   if (o->time_limit) add(&b, "#SBATCH --time=%s\n", o->time_limit);
   add(&b, "set -eu\n");
   add(&b, ": \"${SLURM_ARRAY_TASK_ID:?this script is an array job: sbatch it, or set SLURM_ARRAY_TASK_ID}\"\n");
+  if (o->workdir) {
+    add(&b, "cd ");
+    add_quoted(&b, o->workdir);
+    add(&b, "\n");
+  }
   add(&b, "exec ");
   add_quoted(&b, o->exe);
   add(&b, " sweep run-one ");

@@ -6,7 +6,7 @@ B="${EAHAS_BIN:?EAHAS_BIN must name the eahas binary}"
 T=$(mktemp -d "/tmp/eahas test slurm.XXXXXX")   # a space in the path: quoting must hold
 trap 'rm -rf "$T"' EXIT
 export EAHAS_LOCK_DIR="$T/locks"
-FAKE="sh $(pwd)/tests/sweep/fake_trainer.sh"
+FAKE="sh tests/sweep/fake_trainer.sh"   # relative: the script cds to where it was written
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
 "$B" sweep plan --preset fashion-mnist -n 7 --seed 2 -o "$T/plan.jsonl" >/dev/null
@@ -22,9 +22,10 @@ grep -q '^#SBATCH --partition=gpu-a100$' "$S" || fail "partition"
 grep -q '^#SBATCH --gpus-per-task=1$' "$S" || fail "gpus"
 grep -q '^#SBATCH --time=04:30:00$' "$S" || fail "time"
 grep -q '^#SBATCH --cpus-per-task=2$' "$S" || fail "cpus"
-grep -q -- "sweep run-one '$T/plan.jsonl' --index \"\$SLURM_ARRAY_TASK_ID\" --out '$T/sweep dir' --epochs 3 --threads 2 --trainer 'sh " "$S" ||
+grep -q -- "sweep run-one '$T/plan.jsonl' --index \"\$SLURM_ARRAY_TASK_ID\" --out '$T/sweep dir' --epochs 3 --threads 2 --trainer 'sh tests/sweep/fake_trainer.sh'" "$S" ||
   fail "command line: $(tail -1 "$S")"
 [ -d "$T/sweep dir/logs" ] || fail "the --output directory was not created"
+grep -qx "cd '$(pwd)'" "$S" || fail "no cd to the directory of writing"
 
 # without SLURM_ARRAY_TASK_ID the script refuses, saying why
 st=0; env -u SLURM_ARRAY_TASK_ID bash "$S" 2>"$T/err" || st=$?
