@@ -217,7 +217,16 @@ static int measure_iec(run_ctx *x, const eahas_preset *p, double min_s, double *
 
 static int setup(run_ctx *x, const eahas_config *c, const eahas_preset *p, const char *data_dir,
                  const eahas_train_opts *o, eahas_err *err) {
-  int rc;
+  /* The meter first: an unavailable one fails before minutes of data loading. */
+  eahas_meter_opts mo = {0};
+  if (o->meter) mo = *o->meter;
+  int rc = eahas_meter_open(&mo, &x->meter, err);
+  if (rc) return rc;
+  /* Announce the run on every measured domain, so that a shared counter is recorded as such. */
+  const char *names[EAHAS_MAX_DOMAINS];
+  int nd = eahas_meter_domain_names(x->meter, names, EAHAS_MAX_DOMAINS);
+  if (nd > 0) rc = eahas_domain_share_begin(names, nd, o->lock_dir, &x->share, err);
+  if (rc) return rc;
   if (o->data) {
     x->data = o->data;
   } else {
@@ -260,15 +269,7 @@ static int setup(run_ctx *x, const eahas_config *c, const eahas_preset *p, const
   x->perm = malloc(sizeof(int) * (size_t)d->n_train);
   if (!x->bx || !x->tmp || !x->logits || !x->dlogits || !x->by || !x->perm)
     return eahas_err_set(err, EAHAS_ENOMEM, "cannot allocate training buffers for batch %d", max_batch);
-  eahas_meter_opts mo = {0};
-  if (o->meter) mo = *o->meter;
-  rc = eahas_meter_open(&mo, &x->meter, err);
-  if (rc) return rc;
-  /* Announce the run on every measured domain, so that a shared counter is recorded as such. */
-  const char *names[EAHAS_MAX_DOMAINS];
-  int nd = eahas_meter_domain_names(x->meter, names, EAHAS_MAX_DOMAINS);
-  if (nd > 0) rc = eahas_domain_share_begin(names, nd, o->lock_dir, &x->share, err);
-  return rc;
+  return 0;
 }
 
 int eahas_train_run(const eahas_config *c, const eahas_preset *p, const char *data_dir, eahas_train_opts *o,

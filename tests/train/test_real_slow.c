@@ -87,7 +87,46 @@ static void test_fashion_mnist_three_epochs(void **state) {
   eahas_run_record_free(&b);
 }
 
+/* The command end to end: one epoch through `eahas train`, plain progress lines on a pipe, a
+ * record that validates, with the truncation written into it. */
+static void test_cli_one_epoch(void **state) {
+  (void)state;
+  const char *bin = getenv("EAHAS_BIN");
+  if (access(DATA "/train-images-idx3-ubyte.gz", R_OK) != 0 || !bin || access(bin, X_OK) != 0) skip();
+  char path[] = "/tmp/eahas_real_cli_XXXXXX", cmd[1024], out[16384];
+  int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  close(fd);
+  snprintf(cmd, sizeof cmd,
+           "'%s' train d=6,w0=48,wa=8.0,wm=2.5,gw=8,lr=0.5,opt=sgd,sched=cos,cutout=16,epochs=100 "
+           "--preset fashion-mnist --epochs 1 --seed 3 --threads 2 --meter estimate -o %s 2>&1",
+           bin, path);
+  FILE *p = popen(cmd, "r");
+  assert_non_null(p);
+  size_t got = fread(out, 1, sizeof out - 1, p);
+  out[got] = '\0';
+  int st = pclose(p);
+  printf("%s", out);
+  assert_int_equal(st, 0);
+  assert_non_null(strstr(out, "epoch 1/1: loss"));
+  assert_non_null(strstr(out, "ok after 1/1 epochs (schedule of 100)"));
+  eahas_run_record r;
+  eahas_err e = {0};
+  if (eahas_run_record_read(path, &r, &e)) fail_msg("%s", e.msg);
+  assert_int_equal(r.epochs_trained, 1);
+  assert_int_equal(r.epochs_limit, 1);
+  assert_int_equal(r.epochs_planned, 100);
+  assert_true(r.seed == 3);
+  assert_int_equal(r.threads, 2);
+  assert_true(r.config.cutout == 16);
+  assert_true(strncmp(r.energy_method, "estimate:", 9) == 0);
+  assert_true(r.lr[0] == eahas_lr_at(EAHAS_SCHED_COS, 0.5, 0, 100));
+  eahas_run_record_free(&r);
+  unlink(path);
+}
+
 int main(void) {
-  const struct CMUnitTest tests[] = {cmocka_unit_test(test_fashion_mnist_three_epochs)};
+  const struct CMUnitTest tests[] = {cmocka_unit_test(test_cli_one_epoch),
+                                     cmocka_unit_test(test_fashion_mnist_three_epochs)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
