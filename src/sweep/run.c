@@ -11,20 +11,26 @@
 
 #include "sweep/internal.h"
 
-/* Removes temporary files of atomic writes whose writer is dead (a kill between create and
- * rename): "<name>.tmp.<pid>.<n>" in records/ and failed/. */
+/* The pid a temporary file name carries, or 0: "<name>.tmp.<pid>.<n>" (an atomic write in
+ * flight) or "<id>.<pid>.record.json" (the built-in trainer's output before validation). */
+static long temp_owner(const char *name) {
+  const char *t = strstr(name, ".tmp.");
+  if (t) return strtol(t + 5, NULL, 10);
+  if (strstr(name, ".record.json") && strlen(name) > 17 && name[16] == '.') return strtol(name + 17, NULL, 10);
+  return 0;
+}
+
+/* Removes the temporary files of writers that are dead (killed between create and rename). */
 static void clean_stale(const char *dir) {
-  static const char *const subs[] = {"records", "failed"};
-  for (int s = 0; s < 2; s++) {
+  static const char *const subs[] = {"records", "failed", "tmp"};
+  for (int s = 0; s < 3; s++) {
     char p[SWEEP_PATH_MAX];
     if (sweep_path(p, sizeof p, dir, subs[s], NULL, NULL, NULL)) continue;
     DIR *d = opendir(p);
     if (!d) continue;
     struct dirent *de;
     while ((de = readdir(d))) {
-      const char *t = strstr(de->d_name, ".tmp.");
-      if (!t) continue;
-      long pid = strtol(t + 5, NULL, 10);
+      long pid = temp_owner(de->d_name);
       if (pid > 0 && kill((pid_t)pid, 0) != 0 && errno == ESRCH) {
         char f[SWEEP_PATH_MAX];
         if (snprintf(f, sizeof f, "%s/%s", p, de->d_name) < (int)sizeof f) unlink(f);

@@ -48,6 +48,10 @@ first=$(count)
 kill_at $((first + 2))
 echo "killed with $first, then $(count) of $N records" >&2
 
+# leftovers of writers killed mid-write (pid 2147483600 is above any pid_max) are removed on resume
+echo '{"half' > "$T/k/records/$(head -1 "$T/plan.jsonl" | cut -c8-23).json.tmp.2147483600.0"
+echo '{"half' > "$T/k/tmp/0123456789abcdef.2147483600.record.json"
+
 # resume; finished records are never redone: byte-identical after
 "$B" sweep run "$T/plan.jsonl" --out "$T/k" --epochs 3 --threads 1 --trainer "$FAKE" >"$T/out" 2>/dev/null ||
   fail "resume failed"
@@ -57,6 +61,7 @@ while read -r sum size f; do
   [ "$(cksum "$f")" = "$sum $size $f" ] || fail "$f was redone or changed after the kill"
 done < "$T/sums$((first + 2))"
 ls "$T/k/records" | grep -v '^[0-9a-f]\{16\}\.json$' && fail "stray files in records/"
+ls "$T/k/tmp" | grep -q 2147483600 && fail "a dead writer's file stayed in tmp/"
 [ -z "$(ls "$T/k/failed")" ] || fail "a killed run counted as a failure: $(ls "$T/k/failed")"
 
 # the same set of records as the uninterrupted sweep: same ids, same curves
