@@ -25,6 +25,9 @@ double search_kde_pdf(const search_kde *k, const double *x);
  * bw * bw_factor, discrete dims kept with probability 1 - bw, else uniform). */
 void search_kde_sample(const search_kde *k, double bw_factor, eahas_rng *rng, double *x);
 
+/* eahas_extrapolate at several epochs from one set of fits. */
+void search_extrapolate2(const float *y, int n, const int *epochs, int n_epochs, double *out);
+
 /* ---- shared optimizer state ------------------------------------------------------------ */
 typedef struct search_ctx {
   const eahas_objective *obj;
@@ -35,6 +38,15 @@ typedef struct search_ctx {
   int ea;         /* 1 for EA- variants */
   float *info;    /* accuracies at the target epoch of fully trained configs (EA-) */
   int n_info, cap_info;
+  /* EA-: residuals (actual - extrapolated) at the target epoch of fully trained configs, per max
+   * epoch (50, 100, 200): the bias correction of the extrapolation */
+  double res_sum[EAHAS_NUM_EPOCHS];
+  int res_n[EAHAS_NUM_EPOCHS];
+  /* EA-: extrapolations of probed configs by config hash (a re-proposed config is answered from
+   * its checkpoint for free; this makes the decision free too) */
+  uint64_t *pc_key;
+  double *pc_val; /* 2 per key: at the target epoch, at the full length */
+  size_t pc_n, pc_cap;
   eahas_err *err;
 } search_ctx;
 

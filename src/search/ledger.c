@@ -86,7 +86,7 @@ int eahas_ledger_new(const eahas_objective *obj, const eahas_budget *b, eahas_le
   if (!l) return eahas_err_set(err, EAHAS_ENOMEM, "ledger: out of memory");
   l->obj = *obj;
   l->b = *b;
-  if (!l->b.max_free) l->b.max_free = 100000;
+  if (!l->b.max_free) l->b.max_free = 10000;
   l->traj.budget = l->b;
   *out = l;
   return 0;

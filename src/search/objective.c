@@ -28,8 +28,7 @@ eahas_objective eahas_bench_objective_init(eahas_bench_objective *bo, const eaha
 double eahas_synth_final_val(const eahas_config *c) {
   static const double opt_pen[3] = {0.0, 2.0, 1.0};   /* sgd adam adamw */
   static const double sched_pen[3] = {0.0, 1.5, 0.5}; /* cos exp lin */
-  double ep_pen = c->epochs >= 200 ? 0.0 : c->epochs >= 100 ? 1.0 : 3.0;
-  return 92.0 - 1.5 * fabs((double)(c->lr_idx - 6)) - opt_pen[c->opt % 3] - sched_pen[c->sched % 3] - ep_pen;
+  return 92.0 - 1.5 * fabs((double)(c->lr_idx - 6)) - opt_pen[c->opt % 3] - sched_pen[c->sched % 3];
 }
 
 static int synth_eval(void *ctx, const eahas_config *c, int epochs, eahas_query_result *out, eahas_err *err) {

@@ -36,14 +36,42 @@ static int target_epoch(const search_ctx *S, const eahas_config *c) {
 /* Maps a ledger status to the helpers' 0 / 1 / negative convention. */
 static int status(int rc) { return rc < 0 ? rc : rc == EAHAS_LEDGER_OK ? 0 : 1; }
 
+static int epoch_group(const eahas_config *c) {
+  for (int i = 0; i < EAHAS_NUM_EPOCHS; i++)
+    if (EAHAS_EPOCH_VALUES[i] == c->epochs) return i;
+  return EAHAS_NUM_EPOCHS - 1;
+}
+
+static int probe_epochs(const search_ctx *S, const eahas_config *c) {
+  return S->prm->ea_epochs < c->epochs ? S->prm->ea_epochs : c->epochs;
+}
+
+/* The mean residual (actual - extrapolated) of fully trained configs with the same max epoch,
+ * else of all of them, else 0: learning curves of one schedule length share their bias. */
+static double bias(const search_ctx *S, const eahas_config *c) {
+  int g = epoch_group(c);
+  if (S->res_n[g]) return S->res_sum[g] / S->res_n[g];
+  double s = 0;
+  int n = 0;
+  for (int i = 0; i < EAHAS_NUM_EPOCHS; i++) s += S->res_sum[i], n += S->res_n[i];
+  return n ? s / n : 0;
+}
+
 int search_eval_full(search_ctx *S, const eahas_config *c, search_outcome *o) {
   eahas_ledger_result r;
   int rc = eahas_ledger_train(S->L, c, c->epochs, &r, S->err);
   o->score = r.val_acc;
   o->full = rc == EAHAS_LEDGER_OK;
   if (rc == EAHAS_LEDGER_OK && S->ea) {
-    int rc2 = push_info(S, r.curve->val_acc[target_epoch(S, c) - 1]);
+    int T = target_epoch(S, c), e0 = probe_epochs(S, c);
+    float actual = r.curve->val_acc[T - 1];
+    int rc2 = push_info(S, actual);
     if (rc2) return rc2;
+    if (e0 < T) { /* what the probe would have predicted: the residual calibrates later probes */
+      double pred = eahas_extrapolate(r.curve->val_acc, e0, T);
+      S->res_sum[epoch_group(c)] += actual - pred;
+      S->res_n[epoch_group(c)]++;
+    }
   }
   return status(rc);
 }
@@ -71,9 +99,45 @@ static float threshold(const search_ctx *S) {
   return thr;
 }
 
+/* The cached extrapolations of c, or NULL; with insert, a slot for them (NULL on ENOMEM). */
+static double *pred_cache(search_ctx *S, const eahas_config *c, int insert) {
+  uint64_t key = eahas_config_hash(c) | 1;
+  if (insert && 2 * (S->pc_n + 1) > S->pc_cap) {
+    size_t nc = S->pc_cap ? 2 * S->pc_cap : 1024;
+    uint64_t *nk = calloc(nc, sizeof *nk);
+    double *nv = malloc(nc * 2 * sizeof *nv);
+    if (!nk || !nv) {
+      free(nk);
+      free(nv);
+      return NULL;
+    }
+    for (size_t i = 0; i < S->pc_cap; i++) {
+      if (!S->pc_key[i]) continue;
+      size_t j = S->pc_key[i] & (nc - 1);
+      while (nk[j]) j = (j + 1) & (nc - 1);
+      nk[j] = S->pc_key[i];
+      nv[2 * j] = S->pc_val[2 * i];
+      nv[2 * j + 1] = S->pc_val[2 * i + 1];
+    }
+    free(S->pc_key);
+    free(S->pc_val);
+    S->pc_key = nk;
+    S->pc_val = nv;
+    S->pc_cap = nc;
+  }
+  if (!S->pc_cap) return NULL;
+  size_t j = key & (S->pc_cap - 1);
+  while (S->pc_key[j] && S->pc_key[j] != key) j = (j + 1) & (S->pc_cap - 1);
+  if (S->pc_key[j]) return &S->pc_val[2 * j];
+  if (!insert) return NULL;
+  S->pc_key[j] = key;
+  S->pc_n++;
+  return &S->pc_val[2 * j];
+}
+
 int search_eval_candidate(search_ctx *S, const eahas_config *c, search_outcome *o) {
   if (!S->ea) return search_eval_full(S, c, o);
-  int e0 = S->prm->ea_epochs < c->epochs ? S->prm->ea_epochs : c->epochs;
+  int e0 = probe_epochs(S, c);
   eahas_ledger_result r;
   int rc = eahas_ledger_train(S->L, c, e0, &r, S->err);
   o->score = r.val_acc;
@@ -85,12 +149,23 @@ int search_eval_candidate(search_ctx *S, const eahas_config *c, search_outcome *
   }
   float curve[EAHAS_MAX_EPOCHS];
   memcpy(curve, r.curve->val_acc, (size_t)e0 * sizeof(float));
-  double pred = eahas_extrapolate(curve, e0, target_epoch(S, c));
-  if (S->n_info == 0 || pred > threshold(S)) return search_eval_full(S, c, o);
+  int at[2] = {target_epoch(S, c), c->epochs};
+  double pred[2], *cached = r.charged ? NULL : pred_cache(S, c, 0);
+  if (cached) {
+    pred[0] = cached[0];
+    pred[1] = cached[1];
+  } else {
+    search_extrapolate2(curve, e0, at, 2, pred);
+    double *slot = pred_cache(S, c, 1);
+    if (!slot) return eahas_err_set(S->err, EAHAS_ENOMEM, "EA-: out of memory for the prediction cache");
+    slot[0] = pred[0];
+    slot[1] = pred[1];
+  }
+  if (S->n_info == 0 || pred[0] + bias(S, c) > threshold(S)) return search_eval_full(S, c, o);
   /* Stopped: charged e0 epochs only. Its score is the extrapolated final accuracy. */
   eahas_trajectory *t = eahas_ledger_trajectory(S->L);
   if (r.charged && t->n > 0) t->evals[t->n - 1].early_stopped = 1;
-  o->score = (float)eahas_extrapolate(curve, e0, c->epochs);
+  o->score = (float)(pred[1] + bias(S, c));
   return 0;
 }
 

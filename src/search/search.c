@@ -43,8 +43,8 @@ void eahas_search_params_default(eahas_search_params *p) {
   p->bananas_parents = 10;
   p->bananas_select = 10;
   p->bananas_ensemble = 5;
-  p->bananas_hidden = 32;
-  p->bananas_steps = 200;
+  p->bananas_hidden = 16;
+  p->bananas_steps = 60;
   p->hb_max = 512;
   p->hb_min = 4;
   p->hb_eta = 3;
@@ -128,6 +128,8 @@ int eahas_search_run(const eahas_objective *obj, eahas_optim_kind k, const eahas
   default: rc = EAHAS_EINTERNAL; break;
   }
   free(S.info);
+  free(S.pc_key);
+  free(S.pc_val);
   if (rc < 0) {
     eahas_ledger_free(S.L);
     return eahas_err_prefix(err, rc, "%s seed %llu", eahas_optim_name(k), (unsigned long long)seed);

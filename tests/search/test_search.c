@@ -327,8 +327,9 @@ static void test_optimizers_deterministic(void **state) {
   eahas_objective obj = eahas_synth_objective(&syn, eahas_preset_get("cifar10"));
   eahas_search_params p;
   eahas_search_params_default(&p);
-  p.bananas_steps = 50;
-  eahas_budget b = kwh_budget(150);
+  p.bananas_steps = 5;
+  p.bananas_hidden = 8;
+  eahas_budget b = kwh_budget(60);
   for (int k = 0; k < EAHAS_OPTIM_COUNT; k++) {
     eahas_trajectory t1, t2, t3;
     eahas_err e = {0};
@@ -358,8 +359,8 @@ static void test_many_equals_serial(void **state) {
   eahas_objective obj = eahas_synth_objective(&syn, eahas_preset_get("cifar10"));
   eahas_search_params p;
   eahas_search_params_default(&p);
-  p.bananas_steps = 20;
-  eahas_budget b = kwh_budget(60);
+  p.bananas_steps = 5;
+  eahas_budget b = kwh_budget(40);
   eahas_optim_kind kinds[3] = {EAHAS_OPTIM_RS, EAHAS_OPTIM_HB, EAHAS_OPTIM_EA_RE};
   uint64_t seeds[2] = {3, 4};
   eahas_trajectory tr[6];
