@@ -166,19 +166,23 @@ int eahas_xgb_train(const float *X, const float *y, int n, int n_feat, const eah
 int eahas_xgb_predict(const char *model, size_t len, const float *X, int n, int n_feat, float *out,
                       eahas_err *err);
 
-/* A tree ensemble compiled for fast evaluation: nodes of every tree in one array. */
+/* A tree ensemble compiled for fast evaluation: nodes of every tree in one array. Leaves loop
+ * to themselves and every tree is walked exactly `depth` steps, so trees can be walked in
+ * lockstep without branches (the walks of different trees overlap in the CPU). */
 typedef struct eahas_forest_node {
-  int32_t feature;   /* split feature, -1 for a leaf */
-  float value;       /* split threshold (go left when x < value), or the leaf value */
-  int32_t left, right; /* node indices in the forest's array */
-  int32_t default_left; /* missing (NaN) goes left */
+  int16_t feature;       /* split feature (0 for a leaf) */
+  int16_t default_right; /* 1: a missing (NaN) value goes right */
+  float value;           /* split threshold (go left when x < value), or the leaf value */
+  int32_t child[2];      /* left, right node indices in the forest's array (self for a leaf) */
 } eahas_forest_node;
 
+#define EAHAS_FOREST_LOCKSTEP 8
 typedef struct eahas_forest {
-  int n_trees, n_nodes, n_features;
+  int n_trees, n_nodes, n_features, depth;
   float base_score;
-  int32_t *roots;              /* n_trees */
-  eahas_forest_node *nodes;    /* n_nodes */
+  int32_t *roots;              /* n_trees, padded to a multiple of EAHAS_FOREST_LOCKSTEP with a
+                                * zero leaf (adding 0.0f leaves a float sum unchanged) */
+  eahas_forest_node *nodes;    /* n_nodes (+ the zero leaf) */
 } eahas_forest;
 
 /* Parses an XGBoost JSON model (gbtree, reg:squarederror, numeric splits). Errors:
@@ -233,7 +237,7 @@ typedef struct eahas_fit_opts {
   double holdout;     /* fraction of configs held out from fitting (default 0: fit on all) */
   int bootstrap;      /* 1: each member fits a bootstrap resample */
   uint64_t seed;      /* default 0 */
-  eahas_xgb_opts xgb; /* default 100 rounds, depth 4, eta 0.1, subsample 0.8 */
+  eahas_xgb_opts xgb; /* default 60 rounds, depth 4, eta 0.15, subsample 0.8 */
   /* optional progress: called after each fitted model */
   void (*progress)(void *ctx, int done, int total, const char *what);
   void *progress_ctx;

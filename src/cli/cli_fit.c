@@ -22,7 +22,7 @@ static const char *USAGE =
     "  --seed S      seed of members, shuffling, split (default 0)\n"
     "  --bootstrap   each member fits a bootstrap resample\n"
     "  --hidden H    MLP width (default 32)   --epochs E  MLP passes (default 300)\n"
-    "  --rounds R    boosting rounds (default 100)\n"
+    "  --rounds R    boosting rounds (default 60)\n"
     "  --json        print the summary as JSON\n"
     "Exit status: 0 success, 1 bad input, 2 internal failure.\n";
 

@@ -7,6 +7,14 @@
 
 #include "eahas/surrogate.h"
 
+/* Hot loops get an AVX2 clone picked at run time (x86-64 with GCC or Clang). -std=c11 keeps
+ * -ffp-contract=off, so both clones round identically: results do not depend on the CPU. */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define EAHAS_HOT __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define EAHAS_HOT
+#endif
+
 static const double BINOM[EAHAS_BEZIER_MAX_DEGREE + 1][EAHAS_BEZIER_MAX_DEGREE + 1] = {
   {1}, {1, 1}, {1, 2, 1}, {1, 3, 3, 1}, {1, 4, 6, 4, 1}, {1, 5, 10, 10, 5, 1},
   {1, 6, 15, 20, 15, 6, 1}, {1, 7, 21, 35, 35, 21, 7, 1}, {1, 8, 28, 56, 70, 56, 28, 8, 1}};
@@ -109,6 +117,38 @@ static double solve_t(int n, const double *cu, double s, double lo, double t0) {
   return t;
 }
 
+#define DECODE_TABLE 64
+
+/* Two safeguarded Newton steps for every point, then y: the points are independent, and with the
+ * degree a constant (see the switch below) the inner loops unroll and the loop over points
+ * vectorizes. */
+static inline __attribute__((always_inline)) void newton_pass(const int n, const double *restrict cu,
+                                                                 const double *restrict cy, int m,
+                                                                 const double *restrict s,
+                                                                 const double *restrict lo,
+                                                                 const double *restrict hi,
+                                                                 const double *restrict t, float *restrict out) {
+  for (int j = 0; j < m; j++) {
+    double tj = t[j];
+    for (int it = 0; it < 2; it++) {
+      double v = cu[n], dv = 0;
+      for (int k = n - 1; k >= 0; k--) {
+        dv = dv * tj + v;
+        v = v * tj + cu[k];
+      }
+      /* branch-free so that the loop vectorizes: a flat u (dv = 0) keeps tj */
+      double ok = dv > 0 ? 1.0 : 0.0, den = dv > 0 ? dv : 1.0;
+      double tn = tj - ok * ((v - s[j]) / den);
+      tn = tn < lo[j] ? lo[j] : tn;
+      tj = tn > hi[j] ? hi[j] : tn;
+    }
+    double y = cy[n];
+    for (int k = n - 1; k >= 0; k--) y = y * tj + cy[k];
+    out[j] = (float)y;
+  }
+}
+
+EAHAS_HOT
 void eahas_bezier_decode(const eahas_bezier *b, int L, float *out) {
   int n = b->degree;
   if (L <= 0) return;
@@ -119,17 +159,34 @@ void eahas_bezier_decode(const eahas_bezier *b, int L, float *out) {
   double cu[EAHAS_BEZIER_MAX_DEGREE + 1], cy[EAHAS_BEZIER_MAX_DEGREE + 1];
   to_power(n, b->u, cu);
   to_power(n, b->y, cy);
+  /* A coarse table of u at uniform t brackets every root of u(t) = s; inverse linear
+   * interpolation starts two Newton steps kept inside the bracket. */
+  double tu[DECODE_TABLE + 1];
+  for (int k = 0; k <= DECODE_TABLE; k++) tu[k] = horner(n, cu, (double)k / DECODE_TABLE);
+  tu[0] = 0.0;
+  tu[DECODE_TABLE] = 1.0;
+  double s[EAHAS_MAX_EPOCHS], lo[EAHAS_MAX_EPOCHS], hi[EAHAS_MAX_EPOCHS], t[EAHAS_MAX_EPOCHS];
+  int m = L - 2, k = 0;
+  double ds = 1.0 / (L - 1);
+  for (int j = 0; j < m; j++) {
+    double sj = (j + 1) * ds;
+    while (k < DECODE_TABLE - 1 && tu[k + 1] < sj) k++;
+    double a = (double)k / DECODE_TABLE, c = (double)(k + 1) / DECODE_TABLE, du = tu[k + 1] - tu[k];
+    s[j] = sj;
+    lo[j] = a;
+    hi[j] = c;
+    t[j] = du > 0 ? a + (sj - tu[k]) / du * (c - a) : 0.5 * (a + c);
+  }
+  switch (n) {
+  case 3: newton_pass(3, cu, cy, m, s, lo, hi, t, out + 1); break;
+  case 4: newton_pass(4, cu, cy, m, s, lo, hi, t, out + 1); break;
+  case 5: newton_pass(5, cu, cy, m, s, lo, hi, t, out + 1); break;
+  case 6: newton_pass(6, cu, cy, m, s, lo, hi, t, out + 1); break;
+  case 7: newton_pass(7, cu, cy, m, s, lo, hi, t, out + 1); break;
+  default: newton_pass(8, cu, cy, m, s, lo, hi, t, out + 1); break;
+  }
   out[0] = (float)b->y[0];
   out[L - 1] = (float)b->y[n];
-  double t = 0, ds = 1.0 / (L - 1);
-  for (int j = 1; j < L - 1; j++) {
-    double s = j * ds, d;
-    /* Predictor: a Newton step from the previous root, then safeguarded corrections. */
-    double f = horner_d(n, cu, t, &d) - s;
-    double guess = d > 1e-12 ? t - f / d : t + ds;
-    t = solve_t(n, cu, s, t, guess);
-    out[j] = (float)horner(n, cy, t);
-  }
 }
 
 /* Solves the SPD system A x = r (m x m, m <= 7) by Cholesky; returns -1 if not positive. */

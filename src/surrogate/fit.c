@@ -24,7 +24,7 @@ void eahas_fit_opts_default(eahas_fit_opts *o) {
   o->batch = 32;
   o->lr = 1e-3;
   o->dropout = 0.1;
-  o->xgb = (eahas_xgb_opts){.rounds = 100, .max_depth = 4, .eta = 0.1, .subsample = 0.8, .seed = 0};
+  o->xgb = (eahas_xgb_opts){.rounds = 60, .max_depth = 4, .eta = 0.15, .subsample = 0.8, .seed = 0};
 }
 
 void eahas_surrogate_free(eahas_surrogate *s) {

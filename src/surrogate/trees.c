@@ -10,6 +10,14 @@
 
 #include "eahas/surrogate.h"
 
+/* Hot loops get an AVX2 clone picked at run time (x86-64 with GCC or Clang). -std=c11 keeps
+ * -ffp-contract=off, so both clones round identically: results do not depend on the CPU. */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define EAHAS_HOT __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define EAHAS_HOT
+#endif
+
 static int xgb_fail(eahas_err *err, const char *what) {
   return eahas_err_set(err, EAHAS_EINTERNAL, "XGBoost %s: %s", what, XGBGetLastError());
 }
@@ -178,11 +186,11 @@ static int parse_tree(const cJSON *t, int ti, eahas_forest *f, int *cap, eahas_e
     }
     eahas_forest_node *nd = &f->nodes[base + k];
     int left = (int)v[0], right = (int)v[1];
-    nd->value = (float)v[3];
-    nd->default_left = v[4] != 0;
+    nd->default_right = v[4] == 0;
     if (left == -1) {
-      nd->feature = -1;
-      nd->left = nd->right = -1;
+      nd->feature = 0;
+      nd->value = (float)v[3];
+      nd->child[0] = nd->child[1] = base + k;
     } else {
       if (left <= k || left >= nn || right <= k || right >= nn)
         return eahas_err_set(err, EAHAS_EFORMAT, "tree %d node %d: child index %d/%d outside (%d, %d)", ti, k,
@@ -190,11 +198,25 @@ static int parse_tree(const cJSON *t, int ti, eahas_forest *f, int *cap, eahas_e
       if (v[2] < 0 || v[2] >= f->n_features)
         return eahas_err_set(err, EAHAS_EFORMAT, "tree %d node %d: feature %g outside [0, %d)", ti, k, v[2],
                              f->n_features);
-      nd->feature = (int32_t)v[2];
-      nd->left = base + left;
-      nd->right = base + right;
+      nd->feature = (int16_t)v[2];
+      nd->value = (float)v[3];
+      nd->child[0] = base + left;
+      nd->child[1] = base + right;
     }
   }
+  /* depth of this tree (children have larger indices, so one forward pass suffices) */
+  int dep[4096], dmax = 0;
+  if (nn > 4096) return eahas_err_set(err, EAHAS_EFORMAT, "tree %d has %d nodes (at most 4096)", ti, nn);
+  dep[0] = 0;
+  for (int k = 0; k < nn; k++) {
+    eahas_forest_node *nd = &f->nodes[base + k];
+    if (nd->child[0] == base + k) {
+      if (dep[k] > dmax) dmax = dep[k];
+      continue;
+    }
+    dep[nd->child[0] - base] = dep[nd->child[1] - base] = dep[k] + 1;
+  }
+  if (dmax > f->depth) f->depth = dmax;
   f->roots[ti] = base;
   f->n_nodes += nn;
   return 0;
@@ -226,7 +248,8 @@ int eahas_forest_from_json(const char *json, size_t len, eahas_forest *f, eahas_
   f->base_score = (float)base;
   f->n_features = (int)nf;
   f->n_trees = cJSON_GetArraySize(trees);
-  f->roots = malloc(sizeof(int32_t) * (size_t)(f->n_trees ? f->n_trees : 1));
+  int padded = (f->n_trees + EAHAS_FOREST_LOCKSTEP - 1) / EAHAS_FOREST_LOCKSTEP * EAHAS_FOREST_LOCKSTEP;
+  f->roots = malloc(sizeof(int32_t) * (size_t)(padded ? padded : 1));
   if (!f->roots) {
     rc = eahas_err_set(err, EAHAS_ENOMEM, "forest of %d trees", f->n_trees);
     goto out;
@@ -237,24 +260,42 @@ int eahas_forest_from_json(const char *json, size_t len, eahas_forest *f, eahas_
     if ((rc = parse_tree(t, ti, f, &cap, err))) goto out;
     ti++;
   }
+  /* the zero leaf that pads the last lockstep block */
+  if (f->n_nodes + 1 > cap) {
+    eahas_forest_node *q = realloc(f->nodes, sizeof *q * (size_t)(f->n_nodes + 1));
+    if (!q) {
+      rc = eahas_err_set(err, EAHAS_ENOMEM, "forest of %d nodes", f->n_nodes + 1);
+      goto out;
+    }
+    f->nodes = q;
+  }
+  f->nodes[f->n_nodes] = (eahas_forest_node){0, 0, 0.0f, {f->n_nodes, f->n_nodes}};
+  for (int i = f->n_trees; i < padded; i++) f->roots[i] = f->n_nodes;
 out:
   cJSON_Delete(root);
   if (rc) eahas_forest_free(f);
   return rc;
 }
 
+EAHAS_HOT
 float eahas_forest_predict(const eahas_forest *f, const float *x) {
-  /* XGBoost sums the leaves in float, tree by tree, then adds the base score. */
+  /* XGBoost sums the leaves in float, tree by tree, then adds the base score; we walk blocks of
+   * trees in lockstep for `depth` steps (leaves loop to themselves) and sum in the same order. */
+  enum { W = EAHAS_FOREST_LOCKSTEP };
   float s = 0.0f;
   const eahas_forest_node *nodes = f->nodes;
-  for (int t = 0; t < f->n_trees; t++) {
-    const eahas_forest_node *nd = nodes + f->roots[t];
-    while (nd->feature >= 0) {
-      float v = x[nd->feature];
-      int left = isnan(v) ? nd->default_left : v < nd->value;
-      nd = nodes + (left ? nd->left : nd->right);
-    }
-    s += nd->value;
+  const int depth = f->depth;
+  for (int t0 = 0; t0 < f->n_trees; t0 += W) {
+    int32_t id[W];
+    for (int i = 0; i < W; i++) id[i] = f->roots[t0 + i];
+    for (int d = 0; d < depth; d++)
+      for (int i = 0; i < W; i++) {
+        const eahas_forest_node *nd = nodes + id[i];
+        float v = x[nd->feature];
+        int right = (v >= nd->value) | ((isnan(v) != 0) & nd->default_right);
+        id[i] = nd->child[right];
+      }
+    for (int i = 0; i < W; i++) s += nodes[id[i]].value;
   }
   return s + f->base_score;
 }

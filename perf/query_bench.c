@@ -1,0 +1,183 @@
+/* Query benchmark of the surrogate (not a test): full queries per second on one core and on all
+ * cores, memory after opening, and an export of the models and configs for perf/query_torch.py
+ * (the original's query path in PyTorch), so both run on the same configs.
+ *
+ * Build (after cmake --build BUILD --target eahas):
+ *   cc -O2 -Iinclude perf/query_bench.c -LBUILD -leahas -Wl,-rpath,$PWD/BUILD -lpthread -lm -o BUILD/query_bench
+ * Run:
+ *   BUILD/query_bench FILE.eahas [--configs N] [--seconds S] [--threads T] [--export DIR]
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "eahas/surrogate.h"
+#include "eahas/tabular.h"
+
+static long rss_kb(void) {
+  FILE *f = fopen("/proc/self/status", "r");
+  char line[256];
+  long kb = -1;
+  while (f && fgets(line, sizeof line, f))
+    if (!strncmp(line, "VmRSS:", 6)) kb = atol(line + 6);
+  if (f) fclose(f);
+  return kb;
+}
+
+typedef struct job {
+  const eahas_bench *b;
+  const eahas_config *cfg;
+  int n, noise;
+  double seconds, cpu;
+  long done;
+  double sink;
+} job;
+
+static void *run(void *arg) {
+  job *j = arg;
+  eahas_query_result r;
+  eahas_query_opts o = {.noise = j->noise, .noise_seed = 1};
+  double t0 = eahas_now_s(), c0 = eahas_cpu_time_s();
+  long done = 0;
+  while (eahas_now_s() - t0 < j->seconds) {
+    for (int i = 0; i < j->n; i++) {
+      if (eahas_query(j->b, &j->cfg[i], &o, &r, NULL)) return NULL;
+      j->sink += r.final_test_acc;
+    }
+    done += j->n;
+  }
+  j->seconds = eahas_now_s() - t0;
+  j->cpu = eahas_cpu_time_s() - c0; /* whole process: meaningful with one thread */
+  j->done = done;
+  return NULL;
+}
+
+/* Queries per second of wall time, summed over threads; *per_cpu_s (may be NULL) gets queries
+ * per second of process CPU time, which is what one core delivers when the machine is shared. */
+static double rate(const eahas_bench *b, const eahas_config *cfg, int n, int threads, double seconds, int noise,
+                   double *per_cpu_s) {
+  pthread_t th[256];
+  job js[256];
+  for (int t = 0; t < threads; t++) {
+    js[t] = (job){b, cfg, n, noise, seconds, 0, 0, 0};
+    pthread_create(&th[t], NULL, run, &js[t]);
+  }
+  double q = 0;
+  long total = 0;
+  for (int t = 0; t < threads; t++) {
+    pthread_join(th[t], NULL);
+    q += js[t].done / js[t].seconds;
+    total += js[t].done;
+  }
+  if (per_cpu_s) *per_cpu_s = total / js[threads - 1].cpu;
+  return q;
+}
+
+static void write_floats(FILE *f, const float *v, size_t n) {
+  fputc('[', f);
+  for (size_t i = 0; i < n; i++) fprintf(f, "%s%.9g", i ? "," : "", (double)v[i]);
+  fputc(']', f);
+}
+
+/* Weights of every member (input-major, as eahas_mlp stores them), the configs' encodings and
+ * the C answers, for query_torch.py. */
+static int export(const char *path, const char *dir, const eahas_bench *b, const eahas_config *cfg, int n) {
+  eahas_table *t;
+  void *blob;
+  size_t len;
+  eahas_surrogate s;
+  eahas_err e = {0};
+  if (eahas_table_open(path, 0, 1, &t, &e) || eahas_table_get_blob(t, EAHAS_SURROGATE_BLOB_NAME, &blob, &len, &e) ||
+      eahas_surrogate_load(blob, len, &s, &e)) {
+    fprintf(stderr, "export: %s\n", e.msg);
+    return 1;
+  }
+  eahas_table_close(t);
+  free(blob);
+  char fn[1024];
+  snprintf(fn, sizeof fn, "%s/model.json", dir);
+  FILE *f = fopen(fn, "w");
+  if (!f) return 1;
+  fprintf(f, "{\"degree\":%d,\"members\":%d,\"hidden\":%d,\"kinds\":[", s.degree, s.members, s.hidden);
+  int first = 1;
+  for (int k = 0; k < EAHAS_NUM_CURVES; k++) {
+    if (!(s.curves_mask & (1 << k))) continue;
+    fprintf(f, "%s{\"name\":\"%s\",\"members\":[", first ? "" : ",", EAHAS_CURVE_NAMES[k]);
+    first = 0;
+    for (int m = 0; m < s.members; m++) {
+      const eahas_mlp *mm = &s.mlp[k][m];
+      fprintf(f, "%s", m ? "," : "");
+      write_floats(f, mm->params, mm->n_params);
+    }
+    fprintf(f, "]}");
+  }
+  fprintf(f, "]}\n");
+  fclose(f);
+  snprintf(fn, sizeof fn, "%s/configs.json", dir);
+  f = fopen(fn, "w");
+  if (!f) return 1;
+  fprintf(f, "[");
+  eahas_query_result r;
+  for (int i = 0; i < n; i++) {
+    float x[EAHAS_ENCODING_LEN];
+    eahas_config_encode(&cfg[i], eahas_bench_preset(b), x);
+    eahas_query(b, &cfg[i], NULL, &r, NULL);
+    fprintf(f, "%s{\"x\":", i ? ",\n" : "");
+    write_floats(f, x, EAHAS_ENCODING_LEN);
+    fprintf(f, ",\"epochs\":%d,\"test_acc\":", cfg[i].epochs);
+    write_floats(f, r.test_acc, (size_t)r.epochs);
+    fprintf(f, "}");
+  }
+  fprintf(f, "]\n");
+  fclose(f);
+  eahas_surrogate_free(&s);
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    fprintf(stderr, "usage: query_bench FILE.eahas [--configs N] [--seconds S] [--threads T] [--export DIR]\n");
+    return 1;
+  }
+  const char *path = argv[1], *dir = NULL;
+  int n = 1000, threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
+  double seconds = 2;
+  for (int i = 2; i + 1 < argc; i += 2) {
+    if (!strcmp(argv[i], "--configs")) n = atoi(argv[i + 1]);
+    else if (!strcmp(argv[i], "--seconds")) seconds = atof(argv[i + 1]);
+    else if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
+    else if (!strcmp(argv[i], "--export")) dir = argv[i + 1];
+  }
+  if (threads < 1) threads = 1;
+  if (threads > 256) threads = 256;
+  long rss0 = rss_kb();
+  double t0 = eahas_now_s();
+  eahas_bench *b;
+  eahas_err e = {0};
+  if (eahas_bench_open(path, &b, &e)) {
+    fprintf(stderr, "query_bench: %s\n", e.msg);
+    return 1;
+  }
+  double t_open = eahas_now_s() - t0;
+  long rss1 = rss_kb();
+  eahas_config *cfg = malloc(sizeof *cfg * (size_t)n);
+  eahas_rng rng;
+  eahas_rng_seed(&rng, 123);
+  for (int i = 0; i < n; i++)
+    if (eahas_config_sample(&rng, eahas_bench_preset(b), 0, &cfg[i], &e)) return 1;
+  if (dir && export(path, dir, b, cfg, n)) return 1;
+  double c1, c1n;
+  double q1 = rate(b, cfg, n, 1, seconds, 0, &c1);
+  double q1n = rate(b, cfg, n, 1, seconds, 1, &c1n);
+  double qa = rate(b, cfg, n, threads, seconds, 0, NULL);
+  printf("{\"file\":\"%s\",\"configs\":%d,\"open_s\":%.4f,\"model_bytes\":%zu,\"rss_delta_kb\":%ld,"
+         "\"queries_per_s_1core\":%.0f,\"queries_per_s_1core_noise\":%.0f,\"threads\":%d,"
+         "\"queries_per_s_all\":%.0f,\"queries_per_cpu_s_1core\":%.0f,\"queries_per_cpu_s_1core_noise\":%.0f,"
+         "\"cpu_us_per_query\":%.3f}\n",
+         path, n, t_open, eahas_bench_memory(b), rss1 - rss0, q1, q1n, threads, qa, c1, c1n, 1e6 / c1);
+  free(cfg);
+  eahas_bench_close(b);
+  return 0;
+}
