@@ -209,7 +209,8 @@ typedef struct eahas_train_opts {
   uint64_t seed;          /* split, init, shuffling and augmentation all derive from it */
   int threads;            /* 0 = the preset's threads (0 there = all online cores) */
   const eahas_meter_opts *meter; /* NULL = automatic meter choice */
-  double iec_min_s;       /* minimum duration of the IEC measurement; 0 = 1.0 s */
+  double iec_min_s;       /* minimum duration of the IEC measurement; 0 = 1.0 s; at least ten
+                             meter intervals when meter->interval_s is set */
   const char *lock_dir;   /* domain-share lock files (energy.h); NULL = eahas_domain_share_default_dir() */
   const eahas_data *data; /* optional prepared data (tests); NULL = load from data_dir */
   void (*progress)(void *ctx, const eahas_train_progress *p); /* may be NULL */

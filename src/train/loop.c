@@ -296,7 +296,10 @@ int eahas_train_run(const eahas_config *c, const eahas_preset *p, const char *da
   rc = eahas_net_set_threads(threads, err);
   if (rc && rc != EAHAS_EUNAVAIL) return rc;
   rc = 0;
+  /* IEC over at least ten update periods of the meter: 1 s covers RAPL (1 ms), NVML power
+   * sampling (50-100 ms) and the estimate; a slower polling interval asks for more. */
   double iec_min = o->iec_min_s > 0 ? o->iec_min_s : 1.0;
+  if (o->meter && o->meter->interval_s > 0 && iec_min < 10 * o->meter->interval_s) iec_min = 10 * o->meter->interval_s;
 
   rc = eahas_run_record_init(rec, epochs, err);
   if (rc) return rc;
