@@ -138,10 +138,10 @@ static void on_progress(void *ctx, const eahas_train_progress *p) {
     return;
   }
   if (strcmp(p->phase, "epoch") == 0) {
-    if (d->tty) return; /* the bar says it; a terminal is not flooded with lines */
-    fprintf(stderr, "epoch %d/%d: loss %.4f train %.2f%% val %.2f%% test %.2f%% ema %.2f%% lr %.6g %.1f s\n",
-            p->epoch + 1, p->epochs, p->loss, p->acc, p->val_acc, p->test_acc, p->test_acc_ema, p->lr,
-            p->epoch_time_s);
+    /* On a terminal the line goes above the bar (cleared first; the bar redraws below it). */
+    fprintf(stderr, "%sepoch %d/%d: loss %.4f train %.2f%% val %.2f%% test %.2f%% ema %.2f%% lr %.6g %.1f s\n",
+            d->tty ? "\r\033[K" : "", p->epoch + 1, p->epochs, p->loss, p->acc, p->val_acc, p->test_acc,
+            p->test_acc_ema, p->lr, p->epoch_time_s);
     return;
   }
   if (strcmp(p->phase, "iec") == 0) {
