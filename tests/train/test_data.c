@@ -199,6 +199,42 @@ static void test_cifar(void **state) {
   assert_non_null(strstr(e.msg, "test_batch.bin: cannot open"));
 }
 
+/* eahas_data_load on a CIFAR-10 directory laid out as the archive unpacks (a subdirectory),
+ * with the cifar10 preset's defaults: validation 10 %, the rest for training, all test images. */
+static void test_load_cifar_dir(void **state) {
+  (void)state;
+  char sub[600], name[700];
+  snprintf(sub, sizeof sub, "%s/cifar-10-batches-bin", tmpdir);
+  assert_int_equal(eahas_mkdir_p(sub, NULL), 0);
+  for (int i = 1; i <= 5; i++) {
+    snprintf(name, sizeof name, "%s/data_batch_%d.bin", sub, i);
+    make_cifar(name, 4, -1, 0);
+  }
+  snprintf(name, sizeof name, "%s/test_batch.bin", sub);
+  make_cifar(name, 6, -1, 0);
+  const eahas_preset *p = eahas_preset_get("cifar10");
+  assert_non_null(p);
+  eahas_data d;
+  eahas_err e = {0};
+  if (eahas_data_load(p, tmpdir, 1, &d, &e)) fail_msg("%s", e.msg);
+  assert_int_equal(d.n_val, 2);
+  assert_int_equal(d.n_train, 18);
+  assert_int_equal(d.n_test, 6);
+  assert_int_equal(d.c, 3);
+  assert_int_equal(d.h, 32);
+  assert_string_equal(d.name, "cifar10");
+  for (int i = 0; i < 6; i++) assert_int_equal(d.test_y[i], i % 10); /* file order */
+  eahas_data_free(&d);
+  /* a missing batch is named */
+  snprintf(name, sizeof name, "%s/data_batch_3.bin", sub);
+  unlink(name);
+  assert_int_equal(eahas_data_load(p, tmpdir, 1, &d, &e), EAHAS_ENOTFOUND);
+  assert_non_null(strstr(e.msg, "cifar-10-batches-bin/data_batch_3.bin not found"));
+  /* tinyimagenet has no reader */
+  assert_int_equal(eahas_data_load(eahas_preset_get("tinyimagenet"), tmpdir, 1, &d, &e), EAHAS_EUNAVAIL);
+  assert_non_null(strstr(e.msg, "no reader for dataset 'tinyimagenet'"));
+}
+
 static void test_resize_area(void **state) {
   (void)state;
   /* 4x4 -> 2x2: means of 2x2 blocks. */
@@ -420,6 +456,7 @@ int main(void) {
       cmocka_unit_test(test_idx_good_plain_and_gzip),
       cmocka_unit_test(test_idx_defects),
       cmocka_unit_test(test_cifar),
+      cmocka_unit_test(test_load_cifar_dir),
       cmocka_unit_test(test_resize_area),
       cmocka_unit_test(test_prepare_split_and_normalize),
       cmocka_unit_test(test_augment),
