@@ -219,11 +219,16 @@ typedef struct eahas_train_opts {
   double out_loop_energy_j; /* meter reading from the start of epoch 0 to the end of the last */
 } eahas_train_opts;
 
-/* Trains config c under preset p on the dataset in data_dir (or opts->data) and fills *rec
- * (initialized here; free with eahas_run_record_free, also on error when rec->epochs_trained >=
- * 0). A run whose loss becomes NaN or Inf stops and returns 0 with status "diverged" and the
- * curves of the completed epochs. Errors: EAHAS_EINVAL (config invalid for the preset, bad
- * options), data loading errors, EAHAS_EUNAVAIL (meter), EAHAS_EINTERNAL (network). */
+/* Trains config c under preset p on the dataset in data_dir (or opts->data; opts may be NULL for
+ * all defaults) with the protocol of REFERENCE.md §4 and the preset (docs/training.md), and fills
+ * *rec: per-epoch curves, totals, TEC, IEC, complexity, provenance. *rec is initialized here;
+ * always free it with eahas_run_record_free, also after an error (then status "failed" and the
+ * reason once training had started). A run whose loss becomes NaN or Inf stops and returns 0 with
+ * status "diverged" and the curves of the completed epochs. The lr schedule is the one of
+ * c->epochs even when opts->epochs_limit truncates the run. Errors: EAHAS_EINVAL (config invalid
+ * for the preset, epochs limit or threads out of range, data not fitting the preset), data
+ * loading errors (EAHAS_ENOTFOUND, EAHAS_EFORMAT, EAHAS_EIO, EAHAS_EUNAVAIL), meter errors
+ * (EAHAS_EUNAVAIL, EAHAS_EPERM), EAHAS_ENOMEM, EAHAS_EINTERNAL (network). */
 int eahas_train_run(const eahas_config *c, const eahas_preset *p, const char *data_dir, eahas_train_opts *opts,
                     eahas_run_record *rec, eahas_err *err);
 
