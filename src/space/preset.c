@@ -69,7 +69,7 @@ static const eahas_preset PRESET_FASHION_MNIST = {
     .required_stages = 2,
     .dataset = "fashion-mnist",
     .data_im_size = 28,
-    .batch_size = 64,
+    .batch_size = 32,
     .test_batch_size = 256,
     .train_size = 512,
     .val_size = 256,
@@ -77,7 +77,7 @@ static const eahas_preset PRESET_FASHION_MNIST = {
     .hflip = 0,
     .crop_pad = 2,
     .threads = 2,
-    /* 8 iterations per epoch: update the EMA every iteration with a rate whose horizon is the
+    /* 16 iterations per epoch: update the EMA every iteration with a rate whose horizon is the
      * same ~6 % of training as pycls's on CIFAR-10 (docs/fashion-mnist-protocol.md). */
     .ema_alpha = 0.0325,
     .ema_period = 1,
