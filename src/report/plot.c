@@ -151,9 +151,13 @@ int eahas_plot_regret(const char *dir, const char *outdir, eahas_err *err) {
       sb_printf(&d, "%.9g %.9g %.9g %.9g %.9g\n", x, fmax(m, floor_r), sd, fmax(m - sd, floor_r), fmax(m + sd, floor_r));
     }
     sb_printf(&d, "\n\n");
-    sb_printf(&g, "%s'regret.dat' index %d using 1:4:5 with filledcurves fs transparent solid 0.15 noborder lc %d "
-                  "notitle, 'regret.dat' index %d using 1:2 with steps lw 2 lc %d title '%s'",
-              block ? ", " : "", block, block + 1, block, block + 1, eahas_optim_name(t[i].optim));
+    /* An EA- variant takes its base optimizer's colour, dashed. */
+    static const char *const colour[6] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"};
+    int base = eahas_optim_base(t[i].optim), ci = base >= 0 ? base : (int)t[i].optim;
+    sb_printf(&g, "%s'regret.dat' index %d using 1:4:5 with filledcurves fs transparent solid 0.12 noborder "
+                  "lc rgb '%s' notitle, 'regret.dat' index %d using 1:2 with steps lw 2 dt %d lc rgb '%s' title '%s'",
+              block ? ", " : "", block, colour[ci % 6], block, base >= 0 ? 2 : 1, colour[ci % 6],
+              eahas_optim_name(t[i].optim));
     block++;
     i = j;
   }
