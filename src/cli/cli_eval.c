@@ -22,7 +22,7 @@ static const char *USAGE =
     "Exit status: 0 success, 1 bad input, 2 internal failure.\n";
 
 static void fmt(char *b, double v) {
-  if (isfinite(v)) snprintf(b, 16, "%.3f", v);
+  if (isfinite(v)) snprintf(b, 16, fabs(v) < 0.01 && v != 0 ? "%.3g" : "%.3f", v);
   else snprintf(b, 16, "-");
 }
 
