@@ -62,7 +62,7 @@ int search_eval_full(search_ctx *S, const eahas_config *c, search_outcome *o) {
   int rc = eahas_ledger_train(S->L, c, c->epochs, &r, S->err);
   o->score = r.val_acc;
   o->full = rc == EAHAS_LEDGER_OK;
-  if (rc == EAHAS_LEDGER_OK && S->ea) {
+  if (rc == EAHAS_LEDGER_OK && S->ea && r.charged) { /* a re-proposed config counts once */
     int T = target_epoch(S, c), e0 = probe_epochs(S, c);
     float actual = r.curve->val_acc[T - 1];
     int rc2 = push_info(S, actual);
@@ -227,7 +227,7 @@ int search_run_ls(search_ctx *S) {
   eahas_config *nb = malloc((size_t)K * sizeof *nb);
   if (!nb) return eahas_err_set(S->err, EAHAS_ENOMEM, "LS: out of memory");
   eahas_config cur;
-  search_outcome o;
+  search_outcome o = {0, 0};
   int rc = search_sample(S, &cur);
   if (!rc) rc = search_eval_full(S, &cur, &o);
   float cur_score = o.score;
