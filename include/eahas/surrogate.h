@@ -170,22 +170,25 @@ int eahas_xgb_predict(const char *model, size_t len, const float *X, int n, int 
  * to themselves and every tree is walked exactly `depth` steps, so trees can be walked in
  * lockstep without branches (the walks of different trees overlap in the CPU). */
 typedef struct eahas_forest_node {
-  int16_t feature;       /* split feature (0 for a leaf) */
-  int16_t default_right; /* 1: a missing (NaN) value goes right */
-  float value;           /* split threshold (go left when x < value), or the leaf value */
-  int32_t child[2];      /* left, right node indices in the forest's array (self for a leaf) */
+  float value;   /* split threshold (go left when x < value); +inf for a leaf (always "left") */
+  uint32_t bits; /* left child index (bits 0..22; the right child is left + 1, siblings are
+                  * stored side by side; a leaf points to itself), split feature (bits 23..30),
+                  * 1 in bit 31 when a missing (NaN) value goes right */
 } eahas_forest_node;
 
 #define EAHAS_FOREST_LOCKSTEP 8
+#define EAHAS_FOREST_MAX_NODES (1 << 23)
 typedef struct eahas_forest {
   int n_trees, n_nodes, n_features, depth;
   float base_score;
   int32_t *roots;              /* n_trees, padded to a multiple of EAHAS_FOREST_LOCKSTEP with a
                                 * zero leaf (adding 0.0f leaves a float sum unchanged) */
-  eahas_forest_node *nodes;    /* n_nodes (+ the zero leaf) */
+  eahas_forest_node *nodes;    /* n_nodes (+ the zero leaf), 8 bytes each, breadth first */
+  float *leaf;                 /* leaf value per node (0 for inner nodes) */
 } eahas_forest;
 
-/* Parses an XGBoost JSON model (gbtree, reg:squarederror, numeric splits). Errors:
+/* Parses an XGBoost JSON model (gbtree, reg:squarederror, numeric splits, <= 255 features).
+ * Errors:
  * EAHAS_EFORMAT naming the defect (not JSON, missing field, categorical split, bad index). */
 int eahas_forest_from_json(const char *json, size_t len, eahas_forest *out, eahas_err *err);
 void eahas_forest_free(eahas_forest *f);

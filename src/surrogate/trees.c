@@ -143,8 +143,12 @@ void eahas_forest_free(eahas_forest *f) {
   if (!f) return;
   free(f->roots);
   free(f->nodes);
+  free(f->leaf);
   memset(f, 0, sizeof *f);
 }
+
+static int tree_copy(eahas_forest *f, int ti, int nn, const cJSON *const *arr, const char *const *names, int *L,
+                     int *R, int *F, int *D, float *C, int *newid, int *order, int *depth, eahas_err *err);
 
 static int parse_tree(const cJSON *t, int ti, eahas_forest *f, int *cap, eahas_err *err) {
   const char *names[] = {"left_children", "right_children", "split_indices", "split_conditions", "default_left"};
@@ -166,17 +170,41 @@ static int parse_tree(const cJSON *t, int ti, eahas_forest *f, int *cap, eahas_e
     cJSON_ArrayForEach(e, st) if (cJSON_IsNumber(e) && e->valueint != 0)
       return eahas_err_set(err, EAHAS_EFORMAT, "tree %d has a categorical split (unsupported)", ti);
   }
+  if (nn > 4096) return eahas_err_set(err, EAHAS_EFORMAT, "tree %d has %d nodes (at most 4096)", ti, nn);
+  if (f->n_nodes + nn + 1 > EAHAS_FOREST_MAX_NODES)
+    return eahas_err_set(err, EAHAS_EFORMAT, "forest has more than %d nodes", EAHAS_FOREST_MAX_NODES);
   if (f->n_nodes + nn > *cap) {
     int nc = (*cap ? *cap * 2 : 1024);
     while (nc < f->n_nodes + nn) nc *= 2;
     eahas_forest_node *p = realloc(f->nodes, sizeof *p * (size_t)nc);
-    if (!p) return eahas_err_set(err, EAHAS_ENOMEM, "forest of %d nodes", nc);
-    f->nodes = p;
+    if (p) f->nodes = p;
+    float *q = p ? realloc(f->leaf, sizeof *q * (size_t)nc) : NULL;
+    if (q) f->leaf = q;
+    if (!p || !q) return eahas_err_set(err, EAHAS_ENOMEM, "forest of %d nodes", nc);
     *cap = nc;
   }
+  /* XGBoost's arrays first, checked; then a breadth-first copy with siblings side by side. */
+  /* scratch on the heap: 112 KB would be a lot of stack for a thread that opens a bench */
+  int *L = malloc(sizeof(int) * 7 * 4096);
+  float *C = malloc(sizeof(float) * 4096);
+  if (!L || !C) {
+    free(L);
+    free(C);
+    return eahas_err_set(err, EAHAS_ENOMEM, "tree %d scratch", ti);
+  }
+  int *R = L + 4096, *F = R + 4096, *D = F + 4096, *newid = D + 4096, *order = newid + 4096, *depth = order + 4096;
+  int rc = tree_copy(f, ti, nn, arr, names, L, R, F, D, C, newid, order, depth, err);
+  free(L);
+  free(C);
+  return rc;
+}
+
+/* Reads XGBoost's arrays of tree ti (nn nodes) into the scratch arrays, checks them, and appends
+ * the tree to the forest breadth first. */
+static int tree_copy(eahas_forest *f, int ti, int nn, const cJSON *const *arr, const char *const *names, int *L,
+                     int *R, int *F, int *D, float *C, int *newid, int *order, int *depth, eahas_err *err) {
   const cJSON *e[5];
   for (int i = 0; i < 5; i++) e[i] = arr[i]->child;
-  int base = f->n_nodes;
   for (int k = 0; k < nn; k++) {
     double v[5];
     for (int i = 0; i < 5; i++) {
@@ -184,39 +212,46 @@ static int parse_tree(const cJSON *t, int ti, eahas_forest *f, int *cap, eahas_e
         return eahas_err_set(err, EAHAS_EFORMAT, "tree %d node %d: '%s' is not a number", ti, k, names[i]);
       e[i] = e[i]->next;
     }
-    eahas_forest_node *nd = &f->nodes[base + k];
-    int left = (int)v[0], right = (int)v[1];
-    nd->default_right = v[4] == 0;
-    if (left == -1) {
-      nd->feature = 0;
-      nd->value = (float)v[3];
-      nd->child[0] = nd->child[1] = base + k;
-    } else {
-      if (left <= k || left >= nn || right <= k || right >= nn)
-        return eahas_err_set(err, EAHAS_EFORMAT, "tree %d node %d: child index %d/%d outside (%d, %d)", ti, k,
-                             left, right, k, nn);
-      if (v[2] < 0 || v[2] >= f->n_features)
-        return eahas_err_set(err, EAHAS_EFORMAT, "tree %d node %d: feature %g outside [0, %d)", ti, k, v[2],
-                             f->n_features);
-      nd->feature = (int16_t)v[2];
-      nd->value = (float)v[3];
-      nd->child[0] = base + left;
-      nd->child[1] = base + right;
-    }
+    L[k] = (int)v[0];
+    R[k] = (int)v[1];
+    C[k] = (float)v[3];
+    D[k] = v[4] != 0;
+    F[k] = 0;
+    if (L[k] == -1) continue;
+    if (L[k] <= k || L[k] >= nn || R[k] <= k || R[k] >= nn)
+      return eahas_err_set(err, EAHAS_EFORMAT, "tree %d node %d: child index %d/%d outside (%d, %d)", ti, k, L[k],
+                           R[k], k, nn);
+    if (v[2] < 0 || v[2] >= f->n_features)
+      return eahas_err_set(err, EAHAS_EFORMAT, "tree %d node %d: feature %g outside [0, %d)", ti, k, v[2],
+                           f->n_features);
+    F[k] = (int)v[2];
   }
-  /* depth of this tree (children have larger indices, so one forward pass suffices) */
-  int dep[4096], dmax = 0;
-  if (nn > 4096) return eahas_err_set(err, EAHAS_EFORMAT, "tree %d has %d nodes (at most 4096)", ti, nn);
-  dep[0] = 0;
-  for (int k = 0; k < nn; k++) {
-    eahas_forest_node *nd = &f->nodes[base + k];
-    if (nd->child[0] == base + k) {
-      if (dep[k] > dmax) dmax = dep[k];
+  int base = f->n_nodes, head = 0, tail = 1, next = 1;
+  order[0] = 0;
+  newid[0] = 0;
+  depth[0] = 0;
+  while (head < tail) {
+    int k = order[head++];
+    eahas_forest_node *nd = &f->nodes[base + newid[k]];
+    if (L[k] == -1) {
+      nd->value = INFINITY;
+      nd->bits = (uint32_t)(base + newid[k]);
+      f->leaf[base + newid[k]] = C[k];
+      if (depth[k] > f->depth) f->depth = depth[k];
       continue;
     }
-    dep[nd->child[0] - base] = dep[nd->child[1] - base] = dep[k] + 1;
+    if (next + 2 > nn) return eahas_err_set(err, EAHAS_EFORMAT, "tree %d: a node has two parents", ti);
+    newid[L[k]] = next;
+    newid[R[k]] = next + 1;
+    depth[L[k]] = depth[R[k]] = depth[k] + 1;
+    order[tail++] = L[k];
+    order[tail++] = R[k];
+    nd->value = C[k];
+    nd->bits = (uint32_t)(base + next) | (uint32_t)F[k] << 23 | (uint32_t)(!D[k]) << 31;
+    f->leaf[base + newid[k]] = 0.0f;
+    next += 2;
   }
-  if (dmax > f->depth) f->depth = dmax;
+  nn = next;
   f->roots[ti] = base;
   f->n_nodes += nn;
   return 0;
@@ -237,7 +272,7 @@ int eahas_forest_from_json(const char *json, size_t len, eahas_forest *f, eahas_
     rc = eahas_err_set(err, EAHAS_EFORMAT, "tree model: objective is not reg:squarederror");
     goto out;
   }
-  if (num_of(path(root, k_base), &base) || num_of(path(root, k_nf), &nf) || nf < 1 || nf > 4096) {
+  if (num_of(path(root, k_base), &base) || num_of(path(root, k_nf), &nf) || nf < 1 || nf > 255) {
     rc = eahas_err_set(err, EAHAS_EFORMAT, "tree model: base_score or num_feature missing or invalid");
     goto out;
   }
@@ -263,13 +298,16 @@ int eahas_forest_from_json(const char *json, size_t len, eahas_forest *f, eahas_
   /* the zero leaf that pads the last lockstep block */
   if (f->n_nodes + 1 > cap) {
     eahas_forest_node *q = realloc(f->nodes, sizeof *q * (size_t)(f->n_nodes + 1));
-    if (!q) {
+    if (q) f->nodes = q;
+    float *l = q ? realloc(f->leaf, sizeof *l * (size_t)(f->n_nodes + 1)) : NULL;
+    if (l) f->leaf = l;
+    if (!q || !l) {
       rc = eahas_err_set(err, EAHAS_ENOMEM, "forest of %d nodes", f->n_nodes + 1);
       goto out;
     }
-    f->nodes = q;
   }
-  f->nodes[f->n_nodes] = (eahas_forest_node){0, 0, 0.0f, {f->n_nodes, f->n_nodes}};
+  f->nodes[f->n_nodes] = (eahas_forest_node){INFINITY, (uint32_t)f->n_nodes};
+  f->leaf[f->n_nodes] = 0.0f;
   for (int i = f->n_trees; i < padded; i++) f->roots[i] = f->n_nodes;
 out:
   cJSON_Delete(root);
@@ -284,18 +322,19 @@ float eahas_forest_predict(const eahas_forest *f, const float *x) {
   enum { W = EAHAS_FOREST_LOCKSTEP };
   float s = 0.0f;
   const eahas_forest_node *nodes = f->nodes;
+  const float *leaf = f->leaf;
   const int depth = f->depth;
   for (int t0 = 0; t0 < f->n_trees; t0 += W) {
     int32_t id[W];
     for (int i = 0; i < W; i++) id[i] = f->roots[t0 + i];
     for (int d = 0; d < depth; d++)
       for (int i = 0; i < W; i++) {
-        const eahas_forest_node *nd = nodes + id[i];
-        float v = x[nd->feature];
-        int right = (v >= nd->value) | ((isnan(v) != 0) & nd->default_right);
-        id[i] = nd->child[right];
+        const eahas_forest_node nd = nodes[id[i]];
+        float v = x[(nd.bits >> 23) & 255u];
+        uint32_t right = (uint32_t)(v >= nd.value) | ((uint32_t)(isnan(v) != 0) & (nd.bits >> 31));
+        id[i] = (int32_t)((nd.bits & 0x7fffffu) + right);
       }
-    for (int i = 0; i < W; i++) s += nodes[id[i]].value;
+    for (int i = 0; i < W; i++) s += leaf[id[i]];
   }
   return s + f->base_score;
 }
