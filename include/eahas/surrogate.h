@@ -319,7 +319,8 @@ typedef struct eahas_eval_report {
   int n_runs, n_train, n_test;
   double holdout;
   uint64_t seed;
-  int used_stored;          /* 1: the stored models (fitted with this holdout) were evaluated */
+  int used_stored;          /* always 0 here: eval fits its own models on the split (the stored
+                             * ones may have seen the held-out runs) */
   int n_rows;
   eahas_eval_row *rows;     /* malloc'd */
 } eahas_eval_report;
