@@ -185,6 +185,10 @@ double eahas_ema_alpha(int batch_size, int max_epoch, int epoch);
 /* The same with a preset's own rate and update period (eahas_preset.ema_alpha, .ema_period):
  * min(1, ema_alpha * batch_size / max_epoch * period), 1 during warm-up. */
 double eahas_ema_alpha_rate(double ema_alpha, int period, int batch_size, int max_epoch, int epoch);
+/* The cutout square's side at resolution im_size for a config's cutout length (defined at
+ * 32x32, REFERENCE.md §4): the same share of the image, round(cutout * im_size / 32), at least 1;
+ * unchanged at 32 and above. 0 stays 0. */
+int eahas_cutout_side(int cutout, int im_size);
 /* dst = (1 - alpha) dst + alpha src for n tensors of matching sizes (parameters and buffers).
  * Errors: EAHAS_EINVAL on a size mismatch (names the tensor). */
 int eahas_ema_update(const eahas_tensor_info *dst, const eahas_tensor_info *src, int n, double alpha,

@@ -150,6 +150,9 @@ static int train_epoch(run_ctx *x, const eahas_config *c, const eahas_preset *p,
    * small fashion-mnist protocol so that the EMA horizon is the same share of training). */
   int ema_period = p->ema_period > 0 ? p->ema_period : EAHAS_EMA_PERIOD;
   double ema_rate = p->ema_alpha > 0 ? p->ema_alpha : EAHAS_EMA_ALPHA;
+  /* Cutout's side is defined for 32x32 inputs (DeVries & Taylor; EA-HAS-Bench's CIFAR-10): at a
+   * smaller resolution it covers the same share of the image (16 at 32x32 -> 7 at 14x14). */
+  int cutout = eahas_cutout_side(c->cutout, p->im_size);
   double alpha = eahas_ema_alpha_rate(ema_rate, ema_period, p->batch_size, c->epochs, e), loss_sum = 0;
   long hits = 0, seen = 0;
   for (int it = 0; it < iters; it++) {
@@ -157,7 +160,7 @@ static int train_epoch(run_ctx *x, const eahas_config *c, const eahas_preset *p,
       int j = x->perm[it * bs + k];
       float *dst = x->bx + (size_t)k * img;
       memcpy(dst, d->train_x + (size_t)j * img, sizeof(float) * img);
-      eahas_augment(dst, d->c, d->h, d->w, p->hflip, p->crop_pad, c->cutout, &rng, x->tmp);
+      eahas_augment(dst, d->c, d->h, d->w, p->hflip, p->crop_pad, cutout, &rng, x->tmp);
       x->by[k] = d->train_y[j];
     }
     int rc = eahas_net_forward(x->net, x->bx, bs, 1, x->logits, err);

@@ -143,3 +143,9 @@ int eahas_ema_update(const eahas_tensor_info *dst, const eahas_tensor_info *src,
   }
   return 0;
 }
+
+int eahas_cutout_side(int cutout, int im_size) {
+  if (cutout <= 0 || im_size >= 32) return cutout;
+  int s = (int)lround(cutout * (double)im_size / 32.0);
+  return s < 1 ? 1 : s;
+}

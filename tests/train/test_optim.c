@@ -59,6 +59,12 @@ static void test_ema_alpha_and_update(void **state) {
   /* fashion-mnist preset: rate 0.0325, every iteration, batch 64: 2.08 / max_epoch */
   assert_close(eahas_ema_alpha_rate(0.0325, 1, 64, 100, 10), 0.0208, 1e-12, 0);
   assert_close(eahas_ema_alpha_rate(0.0325, 1, 64, 100, 4), 1.0, 0, 0);
+  assert_int_equal(eahas_cutout_side(16, 32), 16);
+  assert_int_equal(eahas_cutout_side(16, 64), 16);
+  assert_int_equal(eahas_cutout_side(16, 14), 7);
+  assert_int_equal(eahas_cutout_side(16, 16), 8);
+  assert_int_equal(eahas_cutout_side(0, 14), 0);
+  assert_int_equal(eahas_cutout_side(16, 1), 1);
 
   float d0[2] = {1, 2}, s0[2] = {3, 4}, d1[1] = {10}, s1[1] = {-10};
   eahas_tensor_info dst[2] = {{.name = "w", .data = d0, .n = 2}, {.name = "running_mean", .data = d1, .n = 1,
