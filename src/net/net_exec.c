@@ -8,6 +8,14 @@
 
 #include "net/net_internal.h"
 
+/* The elementwise loops run on the OpenMP threads oneDNN uses when this file is built with
+ * -fopenmp (tests/net/extra.cmake adds it for the eahas_net library); serial otherwise. */
+#ifdef _OPENMP
+#define PAR_FOR _Pragma("omp parallel for schedule(static)")
+#else
+#define PAR_FOR
+#endif
+
 int eahas__net_plan_make(eahas_net *net, int n, plan **out, eahas_err *err);
 void eahas__net_plan_free(plan *pl);
 int eahas__net_run(eahas_net *net, const prim *p, int nargs, const int *args, void *const *ptrs, eahas_err *err);
@@ -150,6 +158,7 @@ static int fc_bwd(eahas_net *net, plan *pl, int fi, const float *src, const floa
 
 /* p[n][c] = mean over the hw positions of x[n][hw][c] */
 static void gap(const float *x, int n, int hw, int c, float *p) {
+  PAR_FOR
   for (int i = 0; i < n; i++) {
     float *pi = p + (size_t)i * c;
     const float *xi = x + (size_t)i * hw * c;
@@ -164,6 +173,7 @@ static void gap(const float *x, int n, int hw, int c, float *p) {
 /* dx[n][hw][c] (+)= dp[n][c] / hw */
 static void gap_bwd(const float *dp, int n, int hw, int c, float *dx, int accumulate) {
   float inv = 1.0f / (float)hw;
+  PAR_FOR
   for (int i = 0; i < n; i++) {
     const float *d = dp + (size_t)i * c;
     float *xi = dx + (size_t)i * hw * c;
@@ -179,6 +189,7 @@ static void gap_bwd(const float *dp, int n, int hw, int c, float *dx, int accumu
 
 /* out = max(out + sc, 0) */
 static void add_relu(float *out, const float *sc, size_t m) {
+  PAR_FOR
   for (size_t i = 0; i < m; i++) {
     float t = out[i] + sc[i];
     out[i] = t > 0.0f ? t : 0.0f;
@@ -196,6 +207,7 @@ static int se_fwd(eahas_net *net, plan *pl, block *b, eahas_err *err) {
   if ((r = fc_fwd(net, pl, b->fc2, b->se_h, b->se_z, err))) return r;
   size_t nc = (size_t)n * c;
   for (size_t i = 0; i < nc; i++) b->se_s[i] = 1.0f / (1.0f + expf(-b->se_z[i]));
+  PAR_FOR
   for (int i = 0; i < n; i++) {
     const float *s = b->se_s + (size_t)i * c;
     const float *u = b->u + (size_t)i * hw * c;
@@ -210,6 +222,7 @@ static int se_fwd(eahas_net *net, plan *pl, block *b, eahas_err *err) {
 static int se_bwd(eahas_net *net, plan *pl, block *b, float *dy, eahas_err *err) {
   int n = pl->n, hw = b->oh * b->ow, c = b->w_out;
   float *ds = net->tmp_nc, *dh = net->tmp_nc2, *dp = net->tmp_nc3;
+  PAR_FOR
   for (int i = 0; i < n; i++) {
     const float *s = b->se_s + (size_t)i * c;
     const float *u = b->u + (size_t)i * hw * c;
@@ -266,6 +279,7 @@ int eahas_net_forward(eahas_net *net, const float *x, int n, int training, float
   net->fwd_plan = NULL; /* the saved activations are overwritten from here on */
   const conv_spec *st = &net->convs[net->stem_conv];
   int c = st->ic, hw = st->ih * st->iw;
+  PAR_FOR
   for (int i = 0; i < n; i++) /* NCHW -> NHWC */
     for (int k = 0; k < c; k++)
       for (int p = 0; p < hw; p++)
@@ -290,6 +304,7 @@ int eahas_net_forward(eahas_net *net, const float *x, int n, int training, float
 static int block_bwd(eahas_net *net, plan *pl, block *b, float *gd, float *gx, float *ga, float *gb,
                      eahas_err *err) {
   size_t m = (size_t)pl->n * b->oh * b->ow * b->w_out;
+  PAR_FOR
   for (size_t i = 0; i < m; i++)
     if (!(b->out[i] > 0.0f)) gd[i] = 0.0f;
   int r;
@@ -304,8 +319,10 @@ static int block_bwd(eahas_net *net, plan *pl, block *b, float *gd, float *gx, f
   if (b->has_proj) {
     if ((r = bn_bwd(net, pl, b->bn_p, b->p_raw, gd, ga, err))) return r;
     if ((r = conv_bwd(net, pl, b->conv_p, b->x, ga, gb, err))) return r;
+    PAR_FOR
     for (size_t i = 0; i < mi; i++) gx[i] += gb[i];
   } else {
+    PAR_FOR
     for (size_t i = 0; i < mi; i++) gx[i] += gd[i];
   }
   return 0;
