@@ -24,12 +24,12 @@ typedef struct fx_file {
   fx_rec *recs;
 } fx_file;
 
-static uint32_t fx_u32(const unsigned char *p) {
+static inline uint32_t fx_u32(const unsigned char *p) {
   return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
 /* Returns 0 on success; on failure prints why (this is test code). */
-static int fx_load(const char *path, fx_file *f) {
+static inline int fx_load(const char *path, fx_file *f) {
   memset(f, 0, sizeof *f);
   FILE *fp = fopen(path, "rb");
   if (!fp) {
@@ -92,19 +92,19 @@ static int fx_load(const char *path, fx_file *f) {
   return 0;
 }
 
-static void fx_free(fx_file *f) {
+static inline void fx_free(fx_file *f) {
   for (int i = 0; i < f->count; i++) free(f->recs[i].data);
   free(f->recs);
 }
 
-static fx_rec *fx_get(fx_file *f, const char *name) {
+static inline fx_rec *fx_get(fx_file *f, const char *name) {
   for (int i = 0; i < f->count; i++)
     if (!strcmp(f->recs[i].name, name)) return &f->recs[i];
   return NULL;
 }
 
 /* Norm-based relative error ||a - b|| / max(||b||, 1e-30). */
-static double rel_err(const float *a, const float *b, size_t n) {
+static inline double rel_err(const float *a, const float *b, size_t n) {
   double num = 0.0, den = 0.0;
   for (size_t i = 0; i < n; i++) {
     double d = (double)a[i] - (double)b[i];
