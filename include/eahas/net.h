@@ -32,7 +32,9 @@ typedef struct eahas_tensor_info {
 } eahas_tensor_info;
 
 /* Builds the network of arch + opts for a maximum batch of max_batch images, initialized as
- * pycls does (REFERENCE.md §3) from the given seed. threads = 0 uses oneDNN's default.
+ * pycls does (REFERENCE.md §3) from the given seed: weights drawn in parameter order from one
+ * eahas_rng stream. Threads: oneDNN's OpenMP runtime (OMP_NUM_THREADS, or
+ * eahas_net_set_threads below); see docs/PERFORMANCE-net.md.
  * Errors: EAHAS_EINVAL (bad sizes), EAHAS_ENOMEM, EAHAS_EINTERNAL (oneDNN failure, with its
  * status). */
 int eahas_net_new(const eahas_regnet_arch *arch, const eahas_net_opts *opts, int max_batch, uint64_t seed,
@@ -47,11 +49,15 @@ eahas_tensor_info eahas_net_buffer(eahas_net *net, int i);
 
 /* Forward pass on n <= max_batch images x (n x C x H x W, normalized), writing logits
  * (n x classes). training = 1: BN uses batch statistics and updates running stats
- * (momentum 0.1); training = 0: running statistics. */
+ * (momentum 0.1); training = 0: running statistics. Primitives are built per distinct n and
+ * cached (4 batch sizes; a new one costs a few ms). An evaluation-mode forward overwrites the
+ * activations kept for backward, so backward must follow its training-mode forward.
+ * Errors: EAHAS_EINVAL (n outside [1, max_batch], NULL), EAHAS_ENOMEM, EAHAS_EINTERNAL. */
 int eahas_net_forward(eahas_net *net, const float *x, int n, int training, float *logits, eahas_err *err);
 
 /* Backward pass of the last training-mode forward, given dL/dlogits (n x classes); overwrites
- * every parameter's grad. */
+ * every parameter's grad. Errors: EAHAS_EINVAL (no training-mode forward since the net was built
+ * or since the last evaluation-mode forward), EAHAS_EINTERNAL. */
 int eahas_net_backward(eahas_net *net, const float *dlogits, eahas_err *err);
 
 /* Softmax cross-entropy with label smoothing eps (0.1 in pycls training): mean loss over n,
