@@ -5,7 +5,7 @@
  * 128 with 2 threads, and reports images/s and the peak RSS of a child process that does only
  * that. Then runs perf/net_throughput_torch.py on the same expanded network, batch and threads,
  * and prints the ratio. Usage (from the repository root):
- *   OMP_NUM_THREADS=2 build-net/net_throughput [iterations=6] [python=/usr/bin/python3]
+ *   OMP_NUM_THREADS=2 build-net/net_throughput [iterations=6] [python=/usr/bin/python3] [threads=2]
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +18,7 @@
 #include "eahas/space.h"
 
 #define BATCH 128
-#define THREADS 2
+static int THREADS = 2;
 
 typedef struct result {
   double ips, rss_mb, params;
@@ -96,6 +96,8 @@ static int run_torch(const char *py, const eahas_regnet *rn, const eahas_net_opt
 int main(int argc, char **argv) {
   int iters = argc > 1 ? atoi(argv[1]) : 6;
   const char *py = argc > 2 ? argv[2] : "/usr/bin/python3";
+  if (argc > 3) THREADS = atoi(argv[3]);
+  if (THREADS < 1) THREADS = 1;
   const char *presets[4] = {"fashion-mnist", "fashion-mnist", "fashion-mnist", "cifar10"};
   eahas_rng rng;
   eahas_rng_seed(&rng, 2026);
