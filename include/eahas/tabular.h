@@ -21,7 +21,8 @@ typedef struct eahas_table eahas_table;
 
 /* Opens (create = 1: creates if missing, and makes an empty file a benchmark file) a benchmark
  * file. readonly = 1 opens it read-only. The handle may be used from many threads (SQLite
- * serialized mode). Errors: EAHAS_EIO (cannot open), EAHAS_EFORMAT (not SQLite, an SQLite file
+ * serialized mode). Errors: EAHAS_ENOTFOUND (path missing without create, or its directory
+ * missing with create), EAHAS_EINVAL (path is a directory), EAHAS_EIO (cannot open), EAHAS_EFORMAT (not SQLite, an SQLite file
  * of another application, an empty file opened without create, or another schema version: the
  * message names both versions). Schema: docs/benchmark-file.md. */
 int eahas_table_open(const char *path, int create, int readonly, eahas_table **out, eahas_err *err);

@@ -6,9 +6,12 @@
  */
 #include "tabular/table_internal.h"
 
+#include <errno.h>
+#include <libgen.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 /* "EAHS" in ASCII: marks an SQLite file as an eahas benchmark file. */
@@ -119,8 +122,31 @@ static int check_or_create(eahas_table *t, int create, eahas_err *err) {
   return EAHAS_OK;
 }
 
+/* A path the user named that cannot be a benchmark file is bad input (exit status 1), not an
+ * I/O failure: SQLite alone would say "unable to open database file" for all of these. */
+static int check_path(const char *path, int create, eahas_err *err) {
+  struct stat st;
+  if (stat(path, &st) == 0) {
+    if (S_ISDIR(st.st_mode))
+      return eahas_err_set(err, EAHAS_EINVAL, "%s is a directory, not an eahas benchmark file", path);
+    return EAHAS_OK;
+  }
+  if (errno != ENOENT && errno != ENOTDIR) return EAHAS_OK; /* let SQLite report it */
+  if (!create) return eahas_err_set(err, EAHAS_ENOTFOUND, "%s does not exist", path);
+  char *copy = strdup(path);
+  if (!copy) return eahas_err_set(err, EAHAS_ENOMEM, "out of memory opening %s", path);
+  const char *dir = dirname(copy);
+  int ok = stat(dir, &st) == 0 && S_ISDIR(st.st_mode);
+  int rc = ok ? EAHAS_OK
+              : eahas_err_set(err, EAHAS_ENOTFOUND, "cannot create %s: directory %s does not exist", path, dir);
+  free(copy);
+  return rc;
+}
+
 int eahas_table_open(const char *path, int create, int readonly, eahas_table **out, eahas_err *err) {
   *out = NULL;
+  int prc = check_path(path, create && !readonly, err);
+  if (prc) return prc;
   eahas_table *t = calloc(1, sizeof *t);
   if (!t) return eahas_err_set(err, EAHAS_ENOMEM, "out of memory opening %s", path);
   snprintf(t->path, sizeof t->path, "%s", path);

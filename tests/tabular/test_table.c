@@ -45,7 +45,8 @@ static void test_insert_get_load(void **state) {
   (void)state;
   eahas_err err = {0};
   eahas_table *t;
-  assert_int_equal(eahas_table_open(g_path, 0, 0, &t, &err), EAHAS_EIO); /* no create: missing */
+  assert_int_equal(eahas_table_open(g_path, 0, 0, &t, &err), EAHAS_ENOTFOUND); /* no create: missing */
+  assert_non_null(strstr(err.msg, "does not exist"));
   assert_int_equal(eahas_table_open(g_path, 1, 0, &t, &err), 0);
   char preset[32];
   assert_int_equal(eahas_table_preset(t, preset, sizeof preset, &err), 0);
@@ -241,6 +242,24 @@ static void test_foreign_files(void **state) {
   assert_non_null(strstr(err.msg, "is empty, not an eahas benchmark file"));
 }
 
+/* Paths that cannot be a benchmark file are bad input (exit status 1) with a message naming
+ * the path, never "unable to open database file" (an I/O failure, exit status 2). */
+static void test_bad_paths(void **state) {
+  (void)state;
+  eahas_err err = {0};
+  eahas_table *t = (eahas_table *)&err;
+  assert_int_equal(eahas_table_open("/tmp", 0, 1, &t, &err), EAHAS_EINVAL);
+  assert_null(t);
+  assert_string_equal(err.msg, "/tmp is a directory, not an eahas benchmark file");
+  assert_int_equal(eahas_table_open("/tmp", 1, 0, &t, &err), EAHAS_EINVAL);
+  assert_int_equal(eahas_table_open("/nonexistent-eahas-dir/b.eahas", 1, 0, &t, &err), EAHAS_ENOTFOUND);
+  assert_string_equal(err.msg, "cannot create /nonexistent-eahas-dir/b.eahas: directory /nonexistent-eahas-dir does not exist");
+  assert_int_equal(eahas_table_open("/nonexistent-eahas-dir/b.eahas", 0, 1, &t, &err), EAHAS_ENOTFOUND);
+  assert_string_equal(err.msg, "/nonexistent-eahas-dir/b.eahas does not exist");
+  assert_int_equal(eahas_exit_status(EAHAS_ENOTFOUND), 1);
+  assert_int_equal(eahas_exit_status(EAHAS_EINVAL), 1);
+}
+
 /* One handle, many threads: every lookup returns its own run (DESIGN.md, C API). */
 typedef struct lookup_job {
   eahas_table *t;
@@ -297,6 +316,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_stats, setup, teardown),
       cmocka_unit_test_setup_teardown(test_foreign_files, setup, teardown),
       cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
+      cmocka_unit_test(test_bad_paths),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
