@@ -414,7 +414,7 @@ static int arch_int(const char *key, const char *val, int *out, eahas_err *err) 
   long long v;
   int dec = parse_decimal(val, 0, &v);
   if (dec == DEC_OK && (v < 1 || v > 100000)) dec = DEC_HUGE;
-  if (dec) return err_number(err, key, val, dec, "an integer >= 1");
+  if (dec) return err_number(err, key, val, dec, "an integer in [1, 100000]");
   *out = (int)v;
   return 0;
 }

@@ -12,6 +12,10 @@
 #define REGNET_Q 8          /* width quantum of generate_regnet */
 #define REGNET_BOT_MUL 1.0  /* bottleneck multiplier (EA-HAS-Bench and the RegNet zoo) */
 #define REGNET_SE_R 0.25    /* SE ratio, relative to the block input width */
+/* Bounds that keep the expansion in int range for any real wa, wm the parser accepts (wa up to
+ * 1e308, wm just above 1): far beyond every RegNet of pycls (widths below 10^4, 4 stages). */
+#define REGNET_MAX_WIDTH 1000000
+#define REGNET_MAX_EXP 1000000
 
 int eahas_regnet_expand(const eahas_regnet_arch *a, eahas_regnet *out, eahas_err *err) {
   if (a->d < 1) return eahas_err_set(err, EAHAS_EINVAL, "RegNet depth d=%d must be >= 1", a->d);
@@ -29,8 +33,16 @@ int eahas_regnet_expand(const eahas_regnet_arch *a, eahas_regnet *out, eahas_err
   for (int j = 0; j < a->d; j++) {
     double u = (double)j * a->wa + (double)a->w0;
     double k = rint(log(u / a->w0) / log_wm);
+    if (!(k <= REGNET_MAX_EXP))
+      return eahas_err_set(err, EAHAS_EINVAL,
+                           "RegNet d=%d w0=%d wa=%g wm=%g: block %d has width exponent %g, above %d "
+                           "(wa too large or wm too close to 1)",
+                           a->d, a->w0, a->wa, a->wm, j + 1, k, REGNET_MAX_EXP);
     if (k > k_max) k_max = k;
     double w = rint(a->w0 * pow(a->wm, k) / REGNET_Q) * REGNET_Q;
+    if (!(w <= REGNET_MAX_WIDTH))
+      return eahas_err_set(err, EAHAS_EINVAL, "RegNet d=%d w0=%d wa=%g wm=%g: block %d has width %g, above %d",
+                           a->d, a->w0, a->wa, a->wm, j + 1, w, REGNET_MAX_WIDTH);
     int wi = (int)w;
     /* Stages are runs of equal widths (pycls: np.unique over the sorted per-block widths). */
     if (ns > 0 && out->widths[ns - 1] == wi) {
@@ -67,19 +79,32 @@ int eahas_regnet_expand(const eahas_regnet_arch *a, eahas_regnet *out, eahas_err
  * conv's integer division matches pycls exactly. */
 typedef struct {
   int64_t h, w, flops, params, acts;
+  int overflow; /* a count left int64 range (huge --im-size and widths): reported, not wrapped */
 } cx_t;
+
+/* a * b, or 0 with cx->overflow set. */
+static int64_t cx_mul(cx_t *cx, int64_t a, int64_t b) {
+  int64_t r;
+  if (__builtin_mul_overflow(a, b, &r)) cx->overflow = 1, r = 0;
+  return r;
+}
+
+static void cx_add(cx_t *cx, int64_t *acc, int64_t x) {
+  if (__builtin_add_overflow(*acc, x, acc)) cx->overflow = 1;
+}
 
 static void cx_conv(cx_t *cx, int64_t w_in, int64_t w_out, int64_t k, int64_t stride, int64_t groups,
                     int bias) {
   cx->h = (cx->h - 1) / stride + 1;
   cx->w = (cx->w - 1) / stride + 1;
-  int64_t hw = cx->h * cx->w;
-  cx->flops += k * k * w_in * w_out * hw / groups + (bias ? w_out * hw : 0);
-  cx->params += k * k * w_in * w_out / groups + (bias ? w_out : 0);
-  cx->acts += w_out * hw;
+  int64_t hw = cx_mul(cx, cx->h, cx->w);
+  int64_t weights = cx_mul(cx, cx_mul(cx, k * k, w_in), w_out);
+  cx_add(cx, &cx->flops, cx_mul(cx, weights, hw) / groups + (bias ? cx_mul(cx, w_out, hw) : 0));
+  cx_add(cx, &cx->params, weights / groups + (bias ? w_out : 0));
+  cx_add(cx, &cx->acts, cx_mul(cx, w_out, hw));
 }
 
-static void cx_bn(cx_t *cx, int64_t w) { cx->params += 2 * w; }
+static void cx_bn(cx_t *cx, int64_t w) { cx_add(cx, &cx->params, 2 * w); }
 
 /* SE on w_b channels with w_se hidden: global pool, two 1x1 convs with bias at 1x1 resolution. */
 static void cx_se(cx_t *cx, int64_t w_b, int64_t w_se) {
@@ -131,7 +156,7 @@ int eahas_regnet_complexity(const eahas_regnet *r, const eahas_net_opts *o, eaha
       return eahas_err_set(err, EAHAS_EINVAL,
                            "RegNet stage %d: width=%d depth=%d group width=%d stride=%d is not a valid stage",
                            s + 1, r->widths[s], r->depths[s], r->group_widths[s], r->strides[s]);
-  cx_t cx = {o->im_size, o->im_size, 0, 0, 0};
+  cx_t cx = {o->im_size, o->im_size, 0, 0, 0, 0};
   /* Stem: 3x3 conv, stride 1 (res_stem_cifar) or 2 (simple_stem_in), then BN. */
   cx_conv(&cx, o->in_channels, o->stem_w, 3, o->stem == EAHAS_STEM_SIMPLE_IN ? 2 : 1, 1, 0);
   cx_bn(&cx, o->stem_w);
@@ -145,9 +170,14 @@ int eahas_regnet_complexity(const eahas_regnet *r, const eahas_net_opts *o, eaha
     }
   }
   /* Head: global average pool (adds nothing), linear with bias to the classes. */
-  cx.flops += (int64_t)w_in * o->num_classes + o->num_classes;
-  cx.params += (int64_t)w_in * o->num_classes + o->num_classes;
-  cx.acts += o->num_classes;
+  cx_add(&cx, &cx.flops, (int64_t)w_in * o->num_classes + o->num_classes);
+  cx_add(&cx, &cx.params, (int64_t)w_in * o->num_classes + o->num_classes);
+  cx_add(&cx, &cx.acts, o->num_classes);
+  if (cx.overflow)
+    return eahas_err_set(err, EAHAS_EINVAL,
+                         "complexity of a RegNet with widths up to %d at im_size=%d, stem_w=%d, classes=%d "
+                         "exceeds 2^63 (64-bit counts)",
+                         r->widths[r->num_stages - 1], o->im_size, o->stem_w, o->num_classes);
   out->flops = (double)cx.flops;
   out->params = (double)cx.params;
   out->acts = (double)cx.acts;

@@ -133,6 +133,33 @@ static void test_expand_errors(void **state) {
   assert_non_null(strstr(e.msg, "wa=-1"));
 }
 
+/* Huge but parseable wa, wm barely above 1 and huge network options used to overflow double ->
+ * int and int64 (garbage such as max_stages=-2147483647, undefined behaviour): now errors. */
+static void test_overflow_errors(void **state) {
+  (void)state;
+  eahas_regnet r;
+  eahas_complexity cx;
+  eahas_err e = {0};
+  eahas_regnet_arch a = {13, 24, 8, 1e308, 2.49};
+  assert_int_equal(eahas_regnet_expand(&a, &r, &e), EAHAS_EINVAL);
+  assert_string_equal(e.msg, "RegNet d=13 w0=24 wa=1e+308 wm=2.49: block 2 has width 1.09271e+308, above 1000000");
+  a.wa = 1e9;
+  assert_int_equal(eahas_regnet_expand(&a, &r, &e), EAHAS_EINVAL);
+  assert_non_null(strstr(e.msg, "block 2 has width "));
+  assert_non_null(strstr(e.msg, "above 1000000"));
+  a.wa = 8.0;
+  a.wm = 1.0000000000001;
+  assert_int_equal(eahas_regnet_expand(&a, &r, &e), EAHAS_EINVAL);
+  assert_non_null(strstr(e.msg, "wm too close to 1"));
+  /* widths in range, counts beyond int64: 1e6 x 1e6 pixels */
+  eahas_regnet_arch b = {15, 100000, 8, 100000, 3.0};
+  assert_int_equal(eahas_regnet_expand(&b, &r, &e), 0);
+  eahas_net_opts o = {EAHAS_STEM_RES_CIFAR, 1000000, 1000000, 3, 1000000, 1};
+  assert_int_equal(eahas_regnet_complexity(&r, &o, &cx, &e), EAHAS_EINVAL);
+  assert_non_null(strstr(e.msg, "exceeds 2^63"));
+  assert_non_null(strstr(e.msg, "im_size=1000000"));
+}
+
 /* The preset shortcut equals expand + complexity with the preset's options. */
 static void test_config_complexity(void **state) {
   (void)state;
@@ -160,6 +187,7 @@ int main(void) {
       cmocka_unit_test(test_regnety_800mf),     cmocka_unit_test(test_expand_stages),
       cmocka_unit_test(test_group_compatibility), cmocka_unit_test(test_hand_count),
       cmocka_unit_test(test_expand_errors),     cmocka_unit_test(test_config_complexity),
+      cmocka_unit_test(test_overflow_errors),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
