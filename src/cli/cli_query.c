@@ -149,16 +149,29 @@ int cli_query(int argc, char **argv) {
   if (strcmp(cfg, "-") != 0) {
     status = eahas_exit_status(one(b, cfg, &o, json, NULL));
   } else {
-    char line[4096], where[64];
+    /* getline, not a fixed buffer: a long line is one (bad) line, not many with wrong numbers. */
+    char *line = NULL, where[64];
+    size_t cap = 0;
+    ssize_t len;
     long ln = 0;
-    while (fgets(line, sizeof line, stdin)) {
+    while ((len = getline(&line, &cap, stdin)) >= 0) {
       ln++;
-      size_t l = strlen(line);
+      size_t l = (size_t)len;
       while (l && (line[l - 1] == '\n' || line[l - 1] == '\r' || line[l - 1] == ' ')) line[--l] = 0;
       if (!l || line[0] == '#') continue;
       snprintf(where, sizeof where, "line %ld of stdin", ln);
+      if (strlen(line) != l) {
+        cli_error("%s: contains a NUL byte", where);
+        status = status > 1 ? status : 1;
+        continue;
+      }
       int s = eahas_exit_status(one(b, line, &o, json, where));
       if (s > status) status = s;
+    }
+    free(line);
+    if (ferror(stdin)) {
+      cli_error("reading stdin failed after line %ld", ln);
+      status = 2;
     }
   }
   eahas_bench_close(b);

@@ -68,6 +68,14 @@ printf '%s\n# comment\n%s\nnot-a-config\n' "$Q" "${Q%epochs=50}epochs=100" >"$T/
 [ $? = 1 ] || fail "batch with a bad line should exit 1"
 [ "$(wc -l <"$T/out")" = 2 ] || fail "batch printed $(wc -l <"$T/out") lines, wanted 2"
 has "line 4 of stdin" err
+# a 100 kB line is one bad line (line 2), not many numbered pieces; a NUL byte makes a line bad
+{ echo "$Q"; head -c 100000 /dev/zero | tr '\0' '9'; echo; printf '%s\000junk\n' "$Q"; echo "$Q"; } >"$T/in"
+"$B" query "$F" - <"$T/in" >"$T/out" 2>"$T/err"
+[ $? = 1 ] || fail "batch with a long line should exit 1"
+[ "$(grep -c '^eahas: line' "$T/err")" = 2 ] || fail "long line reported as $(grep -c '^eahas: line' "$T/err") errors: $(head -c 300 "$T/err")"
+has "line 2 of stdin: config is too long" err
+has "line 3 of stdin: contains a NUL byte" err
+[ "$(grep -c '^d=6' "$T/out")" = 2 ] || fail "batch answered $(grep -c '^d=6' "$T/out") good lines, wanted 2"
 
 expect_rc 0 "$B" eval "$F" --members 1 --epochs 20 --json
 has '"model":.*"bsc"' out; has '"model":.*"mlp-direct"' out; has '"model":.*"svd-xgb"' out
