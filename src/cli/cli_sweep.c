@@ -193,10 +193,10 @@ static int cmd_run(args *a) {
   eahas_progress bar;
   eahas_progress_begin(&bar, stderr, "sweep", n);
   eahas_err err = {0};
-  eahas_sweep_progress fin;
+  eahas_sweep_progress fin = {0};
   int rc = eahas_sweep_run(e, n, &o, on_progress, &bar, &fin, &err);
   char status[160];
-  snprintf(status, sizeof status, "done %d failed %d", fin.done, fin.failed);
+  snprintf(status, sizeof status, "%sdone %d failed %d", rc ? "stopped: " : "", fin.done, fin.failed);
   eahas_progress_end(&bar, status);
   free(e);
   if (rc) return fail(&err, rc);

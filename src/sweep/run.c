@@ -96,6 +96,7 @@ static void settle(const eahas_plan_entry *e, const eahas_sweep_opts *o, int exi
 int eahas_sweep_run(const eahas_plan_entry *e, int n, const eahas_sweep_opts *o_in, eahas_sweep_progress_fn cb,
                     void *ctx, eahas_sweep_progress *final, eahas_err *err) {
   eahas_sweep_opts o = *o_in;
+  if (final) *final = (eahas_sweep_progress){.total = n}; /* defined counts on every error path */
   int rc = sweep_dirs(o.out_dir, err);
   if (rc) return rc;
   clean_stale(o.out_dir);
