@@ -87,6 +87,16 @@ static long parse_count(const char *flag, const char *v, long lo, long hi) {
   return x;
 }
 
+/* 1 if flag is an option that takes a value: anything else is unknown, even when last on the
+ * line (it used to be reported as "option --bogus needs a value"). */
+static int takes_value(const char *flag) {
+  static const char *const names[] = {"--preset", "-n",      "--seed",        "--max-attempts", "--stem",
+                                      "--stem-w", "--im-size", "--in-channels", "--classes",      "--se"};
+  for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)
+    if (strcmp(flag, names[k]) == 0) return 1;
+  return 0;
+}
+
 /* Parses argv[2..] (argv[0] = "space", argv[1] = subcommand). Returns 0 or 1 (bad input). */
 static int parse_opts(int argc, char **argv, space_opts *o) {
   memset(o, 0, sizeof *o);
@@ -117,6 +127,10 @@ static int parse_opts(int argc, char **argv, space_opts *o) {
     if (fl >= sizeof flag) fl = sizeof flag - 1;
     memcpy(flag, a, fl);
     flag[fl] = 0;
+    if (!takes_value(flag)) {
+      cli_error("unknown option '%s' (see eahas space %s --help)", flag, argv[1]);
+      return 1;
+    }
     const char *v = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
     if (!v) {
       cli_error("option %s needs a value", flag);

@@ -113,6 +113,16 @@ has '\-\-preset is required' err
 expect_rc 1 "$B" space sample --preset cifar10 -n abc
 expect_rc 1 "$B" space sample --preset cifar10 --bogus 1
 has "unknown option '--bogus'" err
+# an unknown option last on the line is unknown, not "needs a value"
+expect_rc 1 "$B" space sample --preset cifar10 --bogus
+has "unknown option '--bogus'" err
+expect_rc 1 "$B" space sample --preset cifar10 -n
+has "option -n needs a value" err
+# off-grid architectures that overflowed int: a clear error, exit 1
+expect_rc 1 "$B" space describe d=13,w0=24,wa=1e308,wm=2.49,gw=8 --preset cifar10
+has "block 2 has width 1.09271e+308, above 1000000" err
+expect_rc 1 "$B" space describe d=15,w0=100000,wa=100000,wm=3,gw=8 --preset cifar10 --im-size 1000000 --stem-w 1000000
+has "exceeds 2^63" err
 expect_rc 1 "$B" space describe d=12,w0=60 --preset cifar10
 has "missing key" err
 expect_rc 1 "$B" space describe d=12,w0=64,wa=20.3,wm=2.712,gw=8,lr=0.2,opt=sgd,sched=cos,cutout=16,epochs=100 --preset cifar10
