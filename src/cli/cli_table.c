@@ -124,7 +124,10 @@ static int cmd_get(const char *file, const char *what, const char *preset_arg, i
     rc = eahas_table_get_id(t, what, &r, &err);
   } else if (!rc) {
     eahas_config c;
+    const eahas_preset *p;
     rc = eahas_table_preset(t, preset, sizeof preset, &err);
+    /* an unknown --preset is bad input, not "not recorded (preset bogus)" */
+    if (!rc && preset_arg) rc = eahas_preset_lookup(preset_arg, &p, &err);
     if (!rc && preset_arg) snprintf(preset, sizeof preset, "%s", preset_arg);
     if (!rc) rc = eahas_config_parse(what, &c, &err);
     if (!rc) rc = eahas_table_get(t, preset[0] ? preset : "(none)", &c, &r, &err);
@@ -156,7 +159,10 @@ int cli_table(int argc, char **argv) {
   int np = 0, json = 0;
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--json") == 0) json = 1;
-    else if (strcmp(argv[i], "--preset") == 0 && i + 1 < argc) preset = argv[++i];
+    else if (strcmp(argv[i], "--preset") == 0) {
+      if (i + 1 >= argc) return cli_error("--preset needs a value (cifar10, tinyimagenet, fashion-mnist)"), 1;
+      preset = argv[++i];
+    }
     else if (argv[i][0] == '-' && argv[i][1]) return cli_error("unknown option '%s' (see eahas table --help)", argv[i]), 1;
     else if (np < 3) pos[np++] = argv[i];
     else return cli_error("unexpected argument '%s'", argv[i]), 1;

@@ -79,6 +79,12 @@ st=0; "$B" table get "$T/b.eahas" "$TXT" 2>"$T/err" || st=$?
   fail "unrecorded config: $st $(cat "$T/err")"
 st=0; "$B" table get "$T/b.eahas" "d=99" 2>/dev/null || st=$?
 [ "$st" -eq 1 ] || fail "bad config text: $st"
+st=0; "$B" table get "$T/b.eahas" "$CFG" --preset bogus 2>"$T/err" || st=$?
+[ "$st" -eq 1 ] && grep -q "preset 'bogus' is unknown" "$T/err" || fail "unknown --preset: $st $(cat "$T/err")"
+st=0; "$B" table get "$T/b.eahas" "$CFG" --preset 2>"$T/err" || st=$?
+[ "$st" -eq 1 ] && grep -q "\-\-preset needs a value" "$T/err" || fail "--preset without value: $st $(cat "$T/err")"
+st=0; "$B" table stats "$T/nonexistent.eahas" 2>"$T/err" || st=$?
+[ "$st" -eq 1 ] && grep -q "nonexistent.eahas does not exist" "$T/err" || fail "missing file: $st $(cat "$T/err")"
 
 # --- table stats
 "$B" table stats "$T/b.eahas" --json > "$T/stats.json" || fail "stats"
