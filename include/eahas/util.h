@@ -93,7 +93,9 @@ int eahas_write_file_atomic(const char *path, const void *data, size_t n, eahas_
 
 /* Reads a whole file into a NUL-terminated malloc'd buffer (*out, caller frees); *n_out (may be
  * NULL) gets the length without the NUL. Refuses files larger than max_bytes (0 = 1 GiB).
- * Errors: EAHAS_EIO (cannot open/read, names path), EAHAS_EFORMAT (too large). */
+ * Errors (each names path and the system error): EAHAS_ENOTFOUND (no such file or directory),
+ * EAHAS_EPERM (permission denied), EAHAS_EINVAL (path is a directory), EAHAS_EIO (any other
+ * failure to open or read), EAHAS_EFORMAT (too large). */
 int eahas_read_file(const char *path, size_t max_bytes, char **out, size_t *n_out, eahas_err *err);
 
 /* Creates a directory and its parents (mode 0755); an existing directory is success. */

@@ -66,11 +66,23 @@ int eahas_write_file_atomic(const char *path, const void *data, size_t n, eahas_
   return EAHAS_OK;
 }
 
+/* A path that names nothing, a directory or a file we may not read is the caller's input
+ * being wrong (exit status 1); anything else is an I/O failure (exit status 2). */
+static int read_errno_code(int e) {
+  if (e == ENOENT || e == ENOTDIR) return EAHAS_ENOTFOUND;
+  if (e == EACCES || e == EPERM) return EAHAS_EPERM;
+  if (e == EISDIR) return EAHAS_EINVAL;
+  return EAHAS_EIO;
+}
+
 int eahas_read_file(const char *path, size_t max_bytes, char **out, size_t *n_out, eahas_err *err) {
   if (max_bytes == 0) max_bytes = (size_t)1 << 30;
   *out = NULL;
   FILE *f = fopen(path, "rb");
-  if (!f) return eahas_err_set(err, EAHAS_EIO, "cannot open %s: %s", path, strerror(errno));
+  if (!f) {
+    int e = errno;
+    return eahas_err_set(err, read_errno_code(e), "cannot open %s: %s", path, strerror(e));
+  }
   size_t cap = max_bytes < 4096 ? max_bytes : 4096, n = 0;
   char *buf = malloc(cap + 1);
   if (!buf) {
@@ -98,11 +110,11 @@ int eahas_read_file(const char *path, size_t max_bytes, char **out, size_t *n_ou
     fclose(f);
     return eahas_err_set(err, EAHAS_EFORMAT, "%s is larger than the limit of %zu bytes", path, max_bytes);
   }
-  int bad = ferror(f);
+  int bad = ferror(f), e = errno;
   fclose(f);
   if (bad) {
     free(buf);
-    return eahas_err_set(err, EAHAS_EIO, "cannot read %s", path);
+    return eahas_err_set(err, read_errno_code(e), "cannot read %s: %s", path, strerror(e));
   }
   buf[n] = '\0';
   *out = buf;

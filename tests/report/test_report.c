@@ -252,7 +252,7 @@ static void test_plots_with_and_without_gnuplot(void **state) {
     assert_int_equal(eahas_plot_curves(NULL, NULL, &obj, &c, out, &e), 0);
     assert_true(exists(out, "curves.svg") && exists(out, "curves.png"));
   }
-  assert_int_equal(eahas_plot_regret("/nonexistent-dir", out, &e), EAHAS_EIO);
+  assert_int_equal(eahas_plot_regret("/nonexistent-dir", out, &e), EAHAS_ENOTFOUND);
   eahas_trajectory_free(&tr[0]);
 }
 

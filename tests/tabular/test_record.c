@@ -113,7 +113,7 @@ static void test_round_trip(void **state) {
   assert_records_equal(&r, &back);
   eahas_run_record_free(&back);
   unlink(path);
-  assert_int_equal(eahas_run_record_read(path, &back, &err), EAHAS_EIO);
+  assert_int_equal(eahas_run_record_read(path, &back, &err), EAHAS_ENOTFOUND);
   assert_non_null(strstr(err.msg, path));
   assert_null(back.test_acc);
   eahas_run_record_free(&r);

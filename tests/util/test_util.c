@@ -99,7 +99,12 @@ static void test_atomic_write_roundtrip(void **state) {
   snprintf(missing, sizeof missing, "%s/nope/x", dir);
   assert_int_equal(eahas_write_file_atomic(missing, "x", 1, &e), EAHAS_EIO);
   assert_non_null(strstr(e.msg, missing));
-  assert_int_equal(eahas_read_file(missing, 0, &buf, &n, &e), EAHAS_EIO);
+  /* a wrong path is bad input (exit status 1), not an I/O failure (2) */
+  assert_int_equal(eahas_read_file(missing, 0, &buf, &n, &e), EAHAS_ENOTFOUND);
+  assert_non_null(strstr(e.msg, "No such file or directory"));
+  assert_int_equal(eahas_read_file(dir, 0, &buf, &n, &e), EAHAS_EINVAL);
+  assert_non_null(strstr(e.msg, "Is a directory"));
+  assert_null(buf);
   unlink(path);
   rmdir(sub);
   snprintf(sub, sizeof sub, "%s/sub", dir);
