@@ -1,5 +1,6 @@
 /* Collecting run records into a benchmark file: validate each, reject bad ones with a reason,
  * de-duplicate by id, insert the good ones in one transaction. */
+#include <errno.h>
 #include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,7 +38,9 @@ static int is_record_name(const char *n) {
 /* The record files under one path, sorted by name, appended to out. */
 static int list_path(const char *path, names *out, eahas_err *err) {
   struct stat st;
-  if (stat(path, &st) != 0) return eahas_err_set(err, EAHAS_EIO, "%s does not exist", path);
+  if (stat(path, &st) != 0) /* a wrong PATH argument: bad input (exit 1), not an I/O failure */
+    return eahas_err_set(err, errno == ENOENT || errno == ENOTDIR ? EAHAS_ENOTFOUND : EAHAS_EIO, "%s: %s", path,
+                         errno == ENOENT ? "does not exist" : strerror(errno));
   if (!S_ISDIR(st.st_mode)) return push(out, path) ? eahas_err_set(err, EAHAS_ENOMEM, "out of memory") : EAHAS_OK;
   char dir[SWEEP_PATH_MAX];
   snprintf(dir, sizeof dir, "%s/records", path);

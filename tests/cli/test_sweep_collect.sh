@@ -83,6 +83,8 @@ st=0; "$B" table get "$T/b.eahas" "$CFG" --preset bogus 2>"$T/err" || st=$?
 [ "$st" -eq 1 ] && grep -q "preset 'bogus' is unknown" "$T/err" || fail "unknown --preset: $st $(cat "$T/err")"
 st=0; "$B" table get "$T/b.eahas" "$CFG" --preset 2>"$T/err" || st=$?
 [ "$st" -eq 1 ] && grep -q "\-\-preset needs a value" "$T/err" || fail "--preset without value: $st $(cat "$T/err")"
+st=0; "$B" collect "$T/no-such-dir" -o "$T/c.eahas" 2>"$T/err" || st=$?
+[ "$st" -eq 1 ] && grep -q "no-such-dir: does not exist" "$T/err" || fail "collect of a missing path: $st $(cat "$T/err")"
 st=0; "$B" table stats "$T/nonexistent.eahas" 2>"$T/err" || st=$?
 [ "$st" -eq 1 ] && grep -q "nonexistent.eahas does not exist" "$T/err" || fail "missing file: $st $(cat "$T/err")"
 
