@@ -98,7 +98,9 @@ int eahas_write_file_atomic(const char *path, const void *data, size_t n, eahas_
  * failure to open or read), EAHAS_EFORMAT (too large). */
 int eahas_read_file(const char *path, size_t max_bytes, char **out, size_t *n_out, eahas_err *err);
 
-/* Creates a directory and its parents (mode 0755); an existing directory is success. */
+/* Creates a directory and its parents (mode 0755); an existing directory is success.
+ * Errors: EAHAS_EINVAL (path or a parent is an existing non-directory), EAHAS_EPERM (no
+ * permission, read-only file system), EAHAS_EIO (other failures); each names the path. */
 int eahas_mkdir_p(const char *path, eahas_err *err);
 
 /* ---- time ------------------------------------------------------------------------------ */

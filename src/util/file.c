@@ -131,7 +131,9 @@ int eahas_mkdir_p(const char *path, eahas_err *err) {
       *s = '\0';
       if (mkdir(p, 0755) != 0 && errno != EEXIST) {
         int e = errno;
-        int rc = eahas_err_set(err, e == EACCES ? EAHAS_EPERM : EAHAS_EIO, "cannot create directory %s: %s", p, strerror(e));
+        /* a file where a directory should be is the caller's input (exit 1), like no permission */
+        int code = e == EACCES || e == EPERM || e == EROFS ? EAHAS_EPERM : e == ENOTDIR ? EAHAS_EINVAL : EAHAS_EIO;
+        int rc = eahas_err_set(err, code, "cannot create directory %s: %s", p, strerror(e));
         free(p);
         return rc;
       }
@@ -142,7 +144,7 @@ int eahas_mkdir_p(const char *path, eahas_err *err) {
   struct stat st;
   int ok = stat(path, &st) == 0 && S_ISDIR(st.st_mode);
   free(p);
-  if (!ok) return eahas_err_set(err, EAHAS_EIO, "%s exists and is not a directory", path);
+  if (!ok) return eahas_err_set(err, EAHAS_EINVAL, "%s exists and is not a directory", path);
   return EAHAS_OK;
 }
 

@@ -102,6 +102,13 @@ static void test_atomic_write_roundtrip(void **state) {
   /* a wrong path is bad input (exit status 1), not an I/O failure (2) */
   assert_int_equal(eahas_read_file(missing, 0, &buf, &n, &e), EAHAS_ENOTFOUND);
   assert_non_null(strstr(e.msg, "No such file or directory"));
+  /* a file where a directory should be: bad input, not an I/O failure */
+  assert_int_equal(eahas_mkdir_p(path, &e), EAHAS_EINVAL);
+  assert_non_null(strstr(e.msg, "exists and is not a directory"));
+  char below[300];
+  snprintf(below, sizeof below, "%s/deeper", path);
+  assert_int_equal(eahas_mkdir_p(below, &e), EAHAS_EINVAL);
+  assert_non_null(strstr(e.msg, "Not a directory"));
   assert_int_equal(eahas_read_file(dir, 0, &buf, &n, &e), EAHAS_EINVAL);
   assert_non_null(strstr(e.msg, "Is a directory"));
   assert_null(buf);
