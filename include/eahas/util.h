@@ -88,7 +88,9 @@ uint64_t eahas_mix64(uint64_t x);
 
 /* Writes n bytes to path atomically: a temporary file in the same directory, fsync, rename,
  * fsync of the directory. On any failure the old file (if any) is untouched and the temporary
- * file removed. Errors: EAHAS_EIO naming the path and the system error. */
+ * file removed. Errors, naming the path and the system error: EAHAS_ENOTFOUND (its directory
+ * does not exist), EAHAS_EINVAL (path is a directory), EAHAS_EPERM (no permission, read-only
+ * file system), EAHAS_EIO (any other failure, e.g. disk full). */
 int eahas_write_file_atomic(const char *path, const void *data, size_t n, eahas_err *err);
 
 /* Reads a whole file into a NUL-terminated malloc'd buffer (*out, caller frees); *n_out (may be

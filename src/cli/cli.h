@@ -21,4 +21,9 @@ void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* 1 if argv[i] is --help or -h for any i in [1, argc). */
 int cli_wants_help(int argc, char **argv);
 
+/* 0 if the output file `out` can be written (its directory exists and is writable, it is not
+ * a directory); else prints why, naming cmd, and returns 1. Called before long work (training,
+ * a measured command) so that a typo in -o does not throw that work away at the end. */
+int cli_check_output(const char *cmd, const char *out);
+
 #endif

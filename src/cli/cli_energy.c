@@ -186,6 +186,7 @@ int cli_energy(int argc, char **argv) {
     cli_error("energy: no command given (usage: eahas energy [options] -- CMD [ARGS...])");
     return 1;
   }
+  if (out_path && cli_check_output("energy", out_path)) return 1;
   o.estimate = &ep;
   char **cmd = argv + i;
   eahas_energy_run_result res;
@@ -204,7 +205,8 @@ int cli_energy(int argc, char **argv) {
     return 2;
   }
   int wrc = emit(text, out_path);
+  if (wrc != 0) emit(text, NULL); /* the measurement is not lost: it goes to stdout */
   free(text);
-  if (wrc != 0) return 2;
+  if (wrc != 0) return eahas_exit_status(wrc);
   return res.exit_status;
 }

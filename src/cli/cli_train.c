@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -115,30 +114,6 @@ static int parse_args(int argc, char **argv, train_args *a) {
   return 0;
 }
 
-/* The record can be written to `out`: checked before training, so that a typo in -o fails in
- * a second instead of discarding hours of training at the end. */
-static int check_output(const char *out) {
-  struct stat st;
-  if (stat(out, &st) == 0 && S_ISDIR(st.st_mode)) {
-    cli_error("train: -o %s is a directory; give the record's file name", out);
-    return 1;
-  }
-  char dir[4096];
-  const char *slash = strrchr(out, '/');
-  if (!slash) snprintf(dir, sizeof dir, ".");
-  else if (slash == out) snprintf(dir, sizeof dir, "/");
-  else snprintf(dir, sizeof dir, "%.*s", (int)(slash - out), out);
-  if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-    cli_error("train: cannot write -o %s: directory %s does not exist", out, dir);
-    return 1;
-  }
-  if (access(dir, W_OK | X_OK) != 0) {
-    cli_error("train: cannot write -o %s: directory %s is not writable (%s)", out, dir, strerror(errno));
-    return 1;
-  }
-  return 0;
-}
-
 /* Progress display: a bar on a terminal, plain lines otherwise (one per epoch). */
 typedef struct {
   eahas_progress bar;
@@ -189,7 +164,7 @@ int cli_train(int argc, char **argv) {
     cli_error("%s", err.msg);
     return eahas_exit_status(err.code);
   }
-  if (check_output(a.out)) return 1;
+  if (cli_check_output("train", a.out)) return 1;
   if (!a.data) {
     if (strcmp(p->dataset, "fashion-mnist") != 0) {
       cli_error("train: --data DIR is required for preset %s", p->name);

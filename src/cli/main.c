@@ -1,7 +1,10 @@
 /* eahas: command dispatch. Every command is a thin client of the library. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "eahas/util.h"
@@ -31,6 +34,28 @@ void cli_error(const char *fmt, ...) {
   vfprintf(stderr, fmt, ap);
   fputc('\n', stderr);
   va_end(ap);
+}
+
+int cli_check_output(const char *cmd, const char *out) {
+  struct stat st;
+  if (stat(out, &st) == 0 && S_ISDIR(st.st_mode)) {
+    cli_error("%s: -o %s is a directory; give a file name", cmd, out);
+    return 1;
+  }
+  char dir[4096];
+  const char *slash = strrchr(out, '/');
+  if (!slash) snprintf(dir, sizeof dir, ".");
+  else if (slash == out) snprintf(dir, sizeof dir, "/");
+  else snprintf(dir, sizeof dir, "%.*s", (int)(slash - out), out);
+  if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+    cli_error("%s: cannot write -o %s: directory %s does not exist", cmd, out, dir);
+    return 1;
+  }
+  if (access(dir, W_OK | X_OK) != 0) {
+    cli_error("%s: cannot write -o %s: directory %s is not writable (%s)", cmd, out, dir, strerror(errno));
+    return 1;
+  }
+  return 0;
 }
 
 int cli_wants_help(int argc, char **argv) {

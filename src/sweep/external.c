@@ -46,7 +46,8 @@ static int write_config_file(const eahas_plan_entry *e, const eahas_sweep_opts *
   if (!s) return eahas_err_set(err, EAHAS_ENOMEM, "out of memory writing %s", path);
   int rc = eahas_write_file_atomic(path, s, strlen(s), err);
   free(s);
-  return rc;
+  if (rc && err) err->code = EAHAS_EIO; /* the sweep's directory, not the run: not a failed attempt */
+  return rc ? EAHAS_EIO : EAHAS_OK;
 }
 
 typedef struct epoch_line {

@@ -252,7 +252,7 @@ static int write_record(const eahas_run_record *r, const char *dir, eahas_err *e
   rc = eahas_run_record_from_json(s, &chk, err);
   if (rc) eahas_err_prefix(err, EAHAS_EINTERNAL, "the run's record is invalid");
   else eahas_run_record_free(&chk);
-  if (!rc) rc = eahas_write_file_atomic(p, s, strlen(s), err);
+  if (!rc && eahas_write_file_atomic(p, s, strlen(s), err)) rc = EAHAS_EIO; /* any write failure */
   free(s);
   return rc ? (err ? (err->code = rc == EAHAS_EIO ? EAHAS_EIO : EAHAS_EINTERNAL) : rc) : EAHAS_OK;
 }

@@ -36,6 +36,15 @@ static void fsync_parent(const char *path) {
   free(copy);
 }
 
+/* A path that names nothing, a directory or a file we may not read or write is the caller's input
+ * being wrong (exit status 1); anything else is an I/O failure (exit status 2). */
+static int path_errno_code(int e) {
+  if (e == ENOENT || e == ENOTDIR) return EAHAS_ENOTFOUND;
+  if (e == EACCES || e == EPERM || e == EROFS) return EAHAS_EPERM;
+  if (e == EISDIR) return EAHAS_EINVAL;
+  return EAHAS_EIO;
+}
+
 int eahas_write_file_atomic(const char *path, const void *data, size_t n, eahas_err *err) {
   size_t len = strlen(path) + 64;
   char *tmp = malloc(len);
@@ -46,7 +55,7 @@ int eahas_write_file_atomic(const char *path, const void *data, size_t n, eahas_
   if (fd < 0) {
     int e = errno;
     free(tmp);
-    return eahas_err_set(err, EAHAS_EIO, "cannot create %s: %s", path, strerror(e));
+    return eahas_err_set(err, path_errno_code(e), "cannot create %s: %s", path, strerror(e));
   }
   if (write_all(fd, data, n) != 0 || fsync(fd) != 0) {
     int e = errno;
@@ -55,24 +64,21 @@ int eahas_write_file_atomic(const char *path, const void *data, size_t n, eahas_
     free(tmp);
     return eahas_err_set(err, EAHAS_EIO, "cannot write %s: %s", path, strerror(e));
   }
-  if (close(fd) != 0 || rename(tmp, path) != 0) {
+  if (close(fd) != 0) {
     int e = errno;
     unlink(tmp);
     free(tmp);
     return eahas_err_set(err, EAHAS_EIO, "cannot write %s: %s", path, strerror(e));
   }
+  if (rename(tmp, path) != 0) { /* EISDIR: path is a directory */
+    int e = errno;
+    unlink(tmp);
+    free(tmp);
+    return eahas_err_set(err, path_errno_code(e), "cannot write %s: %s", path, strerror(e));
+  }
   free(tmp);
   fsync_parent(path);
   return EAHAS_OK;
-}
-
-/* A path that names nothing, a directory or a file we may not read is the caller's input
- * being wrong (exit status 1); anything else is an I/O failure (exit status 2). */
-static int read_errno_code(int e) {
-  if (e == ENOENT || e == ENOTDIR) return EAHAS_ENOTFOUND;
-  if (e == EACCES || e == EPERM) return EAHAS_EPERM;
-  if (e == EISDIR) return EAHAS_EINVAL;
-  return EAHAS_EIO;
 }
 
 int eahas_read_file(const char *path, size_t max_bytes, char **out, size_t *n_out, eahas_err *err) {
@@ -81,7 +87,7 @@ int eahas_read_file(const char *path, size_t max_bytes, char **out, size_t *n_ou
   FILE *f = fopen(path, "rb");
   if (!f) {
     int e = errno;
-    return eahas_err_set(err, read_errno_code(e), "cannot open %s: %s", path, strerror(e));
+    return eahas_err_set(err, path_errno_code(e), "cannot open %s: %s", path, strerror(e));
   }
   size_t cap = max_bytes < 4096 ? max_bytes : 4096, n = 0;
   char *buf = malloc(cap + 1);
@@ -114,7 +120,7 @@ int eahas_read_file(const char *path, size_t max_bytes, char **out, size_t *n_ou
   fclose(f);
   if (bad) {
     free(buf);
-    return eahas_err_set(err, read_errno_code(e), "cannot read %s: %s", path, strerror(e));
+    return eahas_err_set(err, path_errno_code(e), "cannot read %s: %s", path, strerror(e));
   }
   buf[n] = '\0';
   *out = buf;

@@ -112,6 +112,12 @@ grep -q '^total  *5.0000 ' "$T/rep" || fail "fake powercap: core counted on top 
 grep -q "idle_fraction=2 is outside \[0, 1)" "$T/err" || fail "bad estimate params: message"
 "$BIN" energy --json >/dev/null 2>&1; check_rc 1 $? "no command"
 "$BIN" energy --bogus -- true >/dev/null 2>&1; check_rc 1 $? "unknown option"
+# -o in a missing directory or a directory: refused before CMD runs (its measurement would be lost)
+"$BIN" energy -o "$T/missing/rep" -- touch "$T/ran" >/dev/null 2>"$T/err"; check_rc 1 $? "-o in a missing directory"
+grep -q "energy: cannot write -o $T/missing/rep: directory $T/missing does not exist" "$T/err" || fail "-o missing dir: $(cat "$T/err")"
+"$BIN" energy -o "$T" -- touch "$T/ran" >/dev/null 2>"$T/err"; check_rc 1 $? "-o a directory"
+grep -q "is a directory" "$T/err" || fail "-o a directory: $(cat "$T/err")"
+[ ! -e "$T/ran" ] || fail "CMD ran although -o could not be written"
 "$BIN" energy --help >"$T/out" 2>&1; check_rc 0 $? "--help"
 grep -q "usage: eahas energy" "$T/out" || fail "--help text"
 

@@ -22,7 +22,7 @@ C=d=6,w0=48,wa=8.0,wm=2.500,gw=8,lr=0.1,opt=sgd,sched=cos,cutout=0,epochs=50
 expect_rc 0 "$B" train --help
 has 'usage: eahas train' out
 expect_rc 1 "$B" train $C --preset fashion-mnist --epochs 1 -o "$T/missing/run.json"
-has "cannot write -o $T/missing/run.json: directory $T/missing does not exist" err
+has "train: cannot write -o $T/missing/run.json: directory $T/missing does not exist" err
 lacks 'loading data' err
 expect_rc 1 "$B" train $C --preset fashion-mnist --epochs 1 -o "$T"
 has "is a directory" err

@@ -97,11 +97,13 @@ static void test_atomic_write_roundtrip(void **state) {
   assert_non_null(strstr(e.msg, "limit"));
   char missing[300];
   snprintf(missing, sizeof missing, "%s/nope/x", dir);
-  assert_int_equal(eahas_write_file_atomic(missing, "x", 1, &e), EAHAS_EIO);
+  assert_int_equal(eahas_write_file_atomic(missing, "x", 1, &e), EAHAS_ENOTFOUND);
   assert_non_null(strstr(e.msg, missing));
   /* a wrong path is bad input (exit status 1), not an I/O failure (2) */
   assert_int_equal(eahas_read_file(missing, 0, &buf, &n, &e), EAHAS_ENOTFOUND);
   assert_non_null(strstr(e.msg, "No such file or directory"));
+  assert_int_equal(eahas_write_file_atomic(dir, "x", 1, &e), EAHAS_EINVAL);
+  assert_non_null(strstr(e.msg, "Is a directory"));
   /* a file where a directory should be: bad input, not an I/O failure */
   assert_int_equal(eahas_mkdir_p(path, &e), EAHAS_EINVAL);
   assert_non_null(strstr(e.msg, "exists and is not a directory"));
