@@ -43,6 +43,14 @@ int cli_eval(int argc, char **argv) {
       continue;
     }
     if (a[0] == '-') {
+      static const char *const known[] = {"--holdout", "--seed", "--members", "--degree", "--epochs"};
+      int k = -1;
+      for (int j = 0; j < 5; j++)
+        if (!strcmp(a, known[j])) k = j;
+      if (k < 0) {
+        cli_error("unknown option '%s' (eahas eval --help)", a);
+        return 1;
+      }
       if (i + 1 >= argc) {
         cli_error("%s needs a value", a);
         return 1;
@@ -50,8 +58,14 @@ int cli_eval(int argc, char **argv) {
       const char *v = argv[++i];
       char *end;
       double x = strtod(v, &end);
-      if (*end || !*v) {
+      if (*end || !*v || !isfinite(x)) {
         cli_error("%s=%s is not a number", a, v);
+        return 1;
+      }
+      /* integer options: checked here, since converting 1e99, -5 or nan to an integer is
+       * undefined (it printed "--members -2147483648"); the library checks the real ranges */
+      if (k > 0 && (x != floor(x) || x < 0 || x > (k == 1 ? 9007199254740992.0 : 1e9))) {
+        cli_error("%s=%s is not a non-negative integer%s", a, v, k == 1 ? " (at most 2^53)" : "");
         return 1;
       }
       if (!strcmp(a, "--holdout")) {

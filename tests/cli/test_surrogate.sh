@@ -77,6 +77,15 @@ has "line 2 of stdin: config is too long" err
 has "line 3 of stdin: contains a NUL byte" err
 [ "$(grep -c '^d=6' "$T/out")" = 2 ] || fail "batch answered $(grep -c '^d=6' "$T/out") good lines, wanted 2"
 
+# eval's options: non-integers, out-of-int values and unknown options are refused clearly
+expect_rc 1 "$B" eval "$F" --members 1e99
+has "members=1e99 is not a non-negative integer" err
+expect_rc 1 "$B" eval "$F" --seed -5
+has "seed=-5 is not a non-negative integer" err
+expect_rc 1 "$B" eval "$F" --epochs 2.7
+expect_rc 1 "$B" eval "$F" --degree nan
+expect_rc 1 "$B" eval "$F" --bogus
+has "unknown option '--bogus'" err
 expect_rc 0 "$B" eval "$F" --members 1 --epochs 20 --json
 has '"model":.*"bsc"' out; has '"model":.*"mlp-direct"' out; has '"model":.*"svd-xgb"' out
 has '"quantity":.*"tec_kwh"' out
