@@ -1,4 +1,5 @@
 /* eahas fit: fit the surrogates (BSC ensembles, tree models) and store them in the file. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,8 +76,10 @@ int cli_fit(int argc, char **argv) {
       }
     } else if (!strcmp(a, "--seed")) {
       char *end;
-      o.seed = strtoull(argv[++i], &end, 10);
-      if (*end) {
+      const char *v = argv[++i];
+      errno = 0; /* "-5" would wrap to 2^64-5 and a 30-digit seed clamp to 2^64-1: refused */
+      o.seed = strtoull(v, &end, 10);
+      if (*end || !*v || errno || v[strspn(v, " \t")] == '-') {
         cli_error("--seed=%s is not a non-negative integer", argv[i]);
         return 1;
       }

@@ -1,4 +1,5 @@
 /* eahas query: the surrogate benchmark's answer for configs (one, or many from stdin). */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,8 +110,9 @@ int cli_query(int argc, char **argv) {
       }
       const char *v = argv[++i];
       char *end;
+      errno = 0; /* a seed beyond 2^64-1 would silently clamp */
       unsigned long long x = strtoull(v, &end, 10);
-      if (!*v || *end || v[0] == '-') {
+      if (!*v || *end || v[0] == '-' || errno) {
         cli_error("%s=%s is not a non-negative integer", a, v);
         return 1;
       }

@@ -31,6 +31,11 @@ expect_rc 1 "$B" fit
 expect_rc 1 "$B" fit "$F" --members 0
 has "members=0 is not an integer in \[1, 32\]" err
 expect_rc 1 "$B" fit "$F" --degree 9
+expect_rc 1 "$B" fit "$F" --seed -5
+has "seed=-5 is not a non-negative integer" err
+expect_rc 1 "$B" fit "$F" --seed 99999999999999999999999
+expect_rc 1 "$B" query "$F" d=6,w0=48,wa=8.0,wm=2.5,gw=8,lr=0.1,opt=sgd,sched=cos,cutout=0,epochs=50 --noise-seed 99999999999999999999999
+has "noise-seed=99999999999999999999999 is not a non-negative integer" err
 expect_rc 1 "$B" query "$F" d=6,w0=48,wa=8.0,wm=2.5,gw=8,lr=0.1,opt=sgd,sched=cos,cutout=0,epochs=50
 has "no fitted surrogate" err
 
