@@ -170,10 +170,11 @@ int cli_query(int argc, char **argv) {
       int s = eahas_exit_status(one(b, line, &o, json, where));
       if (s > status) status = s;
     }
+    int e = errno;
     free(line);
-    if (ferror(stdin)) {
-      cli_error("reading stdin failed after line %ld", ln);
-      status = 2;
+    if (ferror(stdin)) { /* stdin redirected from a directory is bad input */
+      cli_error("reading stdin failed after line %ld: %s", ln, strerror(e));
+      status = e == EISDIR ? 1 : 2;
     }
   }
   eahas_bench_close(b);

@@ -390,11 +390,11 @@ static int cmd_validate(const space_opts *o) {
       printf("line %ld: %s\n", lineno, e.msg);
     }
   }
-  int read_failed = ferror(stdin);
+  int read_failed = ferror(stdin), e = errno;
   free(line);
-  if (read_failed) {
-    cli_error("reading stdin failed after line %ld", lineno);
-    return 2;
+  if (read_failed) { /* stdin redirected from a directory is bad input, other failures are not */
+    cli_error("reading stdin failed after line %ld: %s", lineno, strerror(e));
+    return e == EISDIR ? 1 : 2;
   }
   fprintf(stderr, "%ld line%s, %ld bad (preset %s)\n", lineno, lineno == 1 ? "" : "s", bad, p->name);
   return finish_output(bad ? 1 : 0);

@@ -113,6 +113,9 @@ has '\-\-preset is required' err
 expect_rc 1 "$B" space sample --preset cifar10 -n abc
 expect_rc 1 "$B" space sample --preset cifar10 --bogus 1
 has "unknown option '--bogus'" err
+# stdin from a directory: bad input with the reason
+expect_rc 1 "$B" space validate --preset cifar10 <"$T"
+has "reading stdin failed after line 0: Is a directory" err
 # an unknown option last on the line is unknown, not "needs a value"
 expect_rc 1 "$B" space sample --preset cifar10 --bogus
 has "unknown option '--bogus'" err
