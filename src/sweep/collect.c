@@ -98,7 +98,11 @@ int eahas_collect(const char *const *paths, int n_paths, const char *out_path, e
     eahas_err e = {0};
     char why[EAHAS_ERR_MSG_MAX + 64];
     eahas_run_record r;
-    if (eahas_run_record_read(files.v[i], &r, &e) != 0) {
+    struct stat fst;
+    if (stat(files.v[i], &fst) == 0 && !S_ISREG(fst.st_mode)) {
+      /* reading a FIFO would block forever, a device would read garbage */
+      snprintf(why, sizeof why, "not a regular file (a FIFO, device or socket)");
+    } else if (eahas_run_record_read(files.v[i], &r, &e) != 0) {
       /* the reader prefixes the path; the callback gets the path separately */
       const char *m = strncmp(e.msg, files.v[i], strlen(files.v[i])) == 0 ? e.msg + strlen(files.v[i]) + 2 : e.msg;
       snprintf(why, sizeof why, "%s", m);

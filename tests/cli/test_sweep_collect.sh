@@ -83,6 +83,12 @@ st=0; "$B" table get "$T/b.eahas" "$CFG" --preset bogus 2>"$T/err" || st=$?
 [ "$st" -eq 1 ] && grep -q "preset 'bogus' is unknown" "$T/err" || fail "unknown --preset: $st $(cat "$T/err")"
 st=0; "$B" table get "$T/b.eahas" "$CFG" --preset 2>"$T/err" || st=$?
 [ "$st" -eq 1 ] && grep -q "\-\-preset needs a value" "$T/err" || fail "--preset without value: $st $(cat "$T/err")"
+# a FIFO or a device named like a record is rejected, not read (a FIFO blocked collect forever)
+mkdir "$T/odd"; mkfifo "$T/odd/fifo.json"; ln -s /dev/zero "$T/odd/zero.json"; cp "$R0" "$T/odd/"
+st=0; timeout 20 "$B" collect "$T/odd" -o "$T/odd.eahas" >"$T/out" 2>"$T/err" || st=$?
+[ "$st" -eq 1 ] && grep -q "rejected $T/odd/fifo.json: not a regular file" "$T/err" &&
+  grep -q "rejected $T/odd/zero.json: not a regular file" "$T/err" && grep -q "3 record files: 1 added" "$T/out" ||
+  fail "collect of a FIFO and a device: $st $(cat "$T/out" "$T/err")"
 st=0; "$B" collect "$T/no-such-dir" -o "$T/c.eahas" 2>"$T/err" || st=$?
 [ "$st" -eq 1 ] && grep -q "no-such-dir: does not exist" "$T/err" || fail "collect of a missing path: $st $(cat "$T/err")"
 st=0; "$B" table stats "$T/nonexistent.eahas" 2>"$T/err" || st=$?
