@@ -29,7 +29,12 @@ t100=$(echo "$Q" | sed -n 's/.*"tec_kwh":\([0-9.e+-]*\).*/\1/p')
 awk -v a="$t50" -v b="$t100" 'BEGIN { exit !(a > 0 && b > a) }' || fail "TEC at 50 ($t50) and 100 ($t100) epochs"
 
 # a recorded config: the tabular answer is the committed record's (JSON prints 3 decimals)
-R=$(ls data/sweep/records/*.json | head -1)
+# (the sweep keeps committing records: take one the file already holds)
+R=""
+for f in data/sweep/records/*.json; do
+  if "$B" table get "$F" "$(basename "$f" .json)" >/dev/null 2>&1; then R=$f; break; fi
+done
+[ -n "$R" ] || fail "no committed record is in $F"
 C=$(tr -d ' \t\n' < "$R" | grep -o '"config":{[^}]*}' | head -1 | cut -c10-)
 want=$(/usr/bin/awk 'BEGIN{RS="\"test_acc_ema\":"} NR==2' "$R" | tr -d ' \t\n[' | cut -d']' -f1 | awk -F, '{print $NF}')
 got=$("$B" query "$F" "$C" --tabular --json | tr -d ' \t\n' | sed -n 's/.*"final_test_acc":\([0-9.e+-]*\).*/\1/p')
