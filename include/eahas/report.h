@@ -77,8 +77,9 @@ int eahas_write_trajectories_json(const char *path, const eahas_trajectory *t, i
                                   eahas_err *err);
 /* Reads the CSV back into trajectories (grouped by optimizer and seed in file order; *out
  * malloc'd, free each with eahas_trajectory_free, then free()). *optimum gets optimum + regret of
- * the first row. The budget is not in the CSV: pass it (it sets t->budget). Errors: EAHAS_EIO,
- * EAHAS_EFORMAT naming the line and column. */
+ * the first row. The budget is not in the CSV: pass it (it sets t->budget). Errors:
+ * EAHAS_ENOTFOUND (no such file), EAHAS_EINVAL (a directory), EAHAS_EPERM, EAHAS_EIO (a read
+ * failure), EAHAS_EFORMAT naming the line and column. */
 int eahas_read_trajectories_csv(const char *path, const eahas_budget *b, eahas_trajectory **out, int *n,
                                 double *optimum, eahas_err *err);
 

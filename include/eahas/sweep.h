@@ -41,8 +41,9 @@ int eahas_sweep_plan(const eahas_preset *p, int n, uint64_t seed, eahas_plan_ent
 /* Writes entries as JSON lines, atomically. */
 int eahas_plan_write(const char *path, const eahas_plan_entry *e, int n, eahas_err *err);
 /* Reads a plan: every line a JSON object with a known preset, a config valid under it, an id equal
- * to eahas_run_id(preset, config), and no id twice. Blank lines are skipped. Errors: EAHAS_EIO,
- * EAHAS_EFORMAT naming the line ("line 3 of plan.jsonl: ..."). *out malloc'd. */
+ * to eahas_run_id(preset, config), and no id twice. Blank lines are skipped. Errors:
+ * EAHAS_ENOTFOUND (no such file), EAHAS_EINVAL (a directory), EAHAS_EPERM, EAHAS_EIO (a read
+ * failure), EAHAS_EFORMAT naming the line ("line 3 of plan.jsonl: ..."). *out malloc'd. */
 int eahas_plan_read(const char *path, eahas_plan_entry **out, int *n, eahas_err *err);
 
 /* ---- running --------------------------------------------------------------------------- */
