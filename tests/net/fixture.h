@@ -114,4 +114,30 @@ static inline double rel_err(const float *a, const float *b, size_t n) {
   return sqrt(num) / fmax(sqrt(den), 1e-30);
 }
 
+/* The network a fixture describes: its "meta" record holds stem, stem width, image size,
+ * channels, classes, SE, the stage count, the batch, then widths, depths and group widths. Returns
+ * 0, or -1 when the fixture has no meta record. */
+static inline int fx_build_from_meta(fx_file *f, eahas_regnet *rn, eahas_net_opts *o, int *n) {
+  fx_rec *m = fx_get(f, "meta");
+  if (!m) return -1;
+  const float *v = m->data;
+  memset(rn, 0, sizeof *rn);
+  o->stem = (eahas_stem_kind)(int)v[0];
+  o->stem_w = (int)v[1];
+  o->im_size = (int)v[2];
+  o->in_channels = (int)v[3];
+  o->num_classes = (int)v[4];
+  o->se = (int)v[5];
+  rn->num_stages = (int)v[6];
+  *n = (int)v[7];
+  for (int i = 0; i < rn->num_stages; i++) {
+    rn->widths[i] = (int)v[8 + i];
+    rn->depths[i] = (int)v[8 + rn->num_stages + i];
+    rn->group_widths[i] = (int)v[8 + 2 * rn->num_stages + i];
+    rn->strides[i] = 2;
+  }
+  rn->max_stages = rn->num_stages;
+  return 0;
+}
+
 #endif

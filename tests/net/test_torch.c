@@ -10,35 +10,13 @@
 
 #define TOL 1e-4
 
-static void build_from_meta(fx_file *f, eahas_regnet *rn, eahas_net_opts *o, int *n) {
-  fx_rec *m = fx_get(f, "meta");
-  assert_non_null(m);
-  const float *v = m->data;
-  memset(rn, 0, sizeof *rn);
-  o->stem = (eahas_stem_kind)(int)v[0];
-  o->stem_w = (int)v[1];
-  o->im_size = (int)v[2];
-  o->in_channels = (int)v[3];
-  o->num_classes = (int)v[4];
-  o->se = (int)v[5];
-  rn->num_stages = (int)v[6];
-  *n = (int)v[7];
-  for (int i = 0; i < rn->num_stages; i++) {
-    rn->widths[i] = (int)v[8 + i];
-    rn->depths[i] = (int)v[8 + rn->num_stages + i];
-    rn->group_widths[i] = (int)v[8 + 2 * rn->num_stages + i];
-    rn->strides[i] = 2;
-  }
-  rn->max_stages = rn->num_stages;
-}
-
 static void check_fixture(const char *path, int extra_batch) {
   fx_file f;
   assert_int_equal(fx_load(path, &f), 0);
   eahas_regnet rn;
   eahas_net_opts o;
-  int n;
-  build_from_meta(&f, &rn, &o, &n);
+  int n = 0;
+  assert_int_equal(fx_build_from_meta(&f, &rn, &o, &n), 0);
   eahas_net *net = NULL;
   eahas_err err = {0, ""};
   int rc = eahas_net_new_regnet(&rn, &o, n + extra_batch, 7, &net, &err);

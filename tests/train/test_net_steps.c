@@ -13,28 +13,6 @@
 #define FIXTURE "tests/ref/fixtures/train_net_steps.bin"
 #define TOL 5e-4
 
-static void build(fx_file *f, eahas_regnet *rn, eahas_net_opts *o, int *n) {
-  fx_rec *m = fx_get(f, "meta");
-  assert_non_null(m);
-  const float *v = m->data;
-  memset(rn, 0, sizeof *rn);
-  o->stem = (eahas_stem_kind)(int)v[0];
-  o->stem_w = (int)v[1];
-  o->im_size = (int)v[2];
-  o->in_channels = (int)v[3];
-  o->num_classes = (int)v[4];
-  o->se = (int)v[5];
-  rn->num_stages = (int)v[6];
-  *n = (int)v[7];
-  for (int i = 0; i < rn->num_stages; i++) {
-    rn->widths[i] = (int)v[8 + i];
-    rn->depths[i] = (int)v[8 + rn->num_stages + i];
-    rn->group_widths[i] = (int)v[8 + 2 * rn->num_stages + i];
-    rn->strides[i] = 2;
-  }
-  rn->max_stages = rn->num_stages;
-}
-
 /* Loads init/<name> into every parameter and buffer of the net. */
 static void load_init(fx_file *f, eahas_net *net) {
   char key[200];
@@ -55,8 +33,8 @@ static void test_three_steps(void **state) {
   assert_int_equal(fx_load(FIXTURE, &f), 0);
   eahas_regnet rn;
   eahas_net_opts no;
-  int n;
-  build(&f, &rn, &no, &n);
+  int n = 0;
+  assert_int_equal(fx_build_from_meta(&f, &rn, &no, &n), 0);
   eahas_net *net = NULL;
   eahas_err err = {0};
   /* One thread: on a network this small, OpenMP threads only wait for each other. */
