@@ -2,22 +2,7 @@
 # CLI tests of `eahas space`: the pycls reference models through the override flags, sampling
 # 1000 cifar10 configs that all satisfy the constraints, reproducibility, validate's reports and
 # exit statuses. Needs EAHAS_BIN (set by ctest).
-set -u
-B=${EAHAS_BIN:?EAHAS_BIN must point to the eahas binary}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-
-# expect_rc WANT CMD...: runs CMD, checks its exit status, keeps stdout in $T/out, stderr in $T/err.
-expect_rc() {
-  want=$1
-  shift
-  "$@" >"$T/out" 2>"$T/err"
-  rc=$?
-  [ "$rc" = "$want" ] || fail "exit $rc (wanted $want): $* -- $(head -c 300 "$T/err")"
-}
-has() { grep -q -- "$1" "$T/$2" || fail "$2 lacks '$1': $(head -c 400 "$T/$2")"; }
+. "$(dirname "$0")/lib.sh"
 
 IMAGENET="--preset cifar10 --stem simple_stem_in --stem-w 32 --im-size 224 --in-channels 3 --classes 1000"
 

@@ -3,21 +3,8 @@
 # by the test helper surrogate_make_synth): help, fitting, JSON keys, fidelity, noise determinism,
 # tabular answers, batch mode with a bad line, refusal of a model after the runs changed, and
 # exit statuses. Needs EAHAS_BIN and EAHAS_BUILD (set by ctest).
-set -u
-B=${EAHAS_BIN:?EAHAS_BIN must point to the eahas binary}
+. "$(dirname "$0")/lib.sh"
 MK=${EAHAS_BUILD:?EAHAS_BUILD must point to the build directory}/surrogate_make_synth
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-expect_rc() {
-  want=$1
-  shift
-  "$@" >"$T/out" 2>"$T/err"
-  rc=$?
-  [ "$rc" = "$want" ] || fail "exit $rc (wanted $want): $* -- $(head -c 300 "$T/err")"
-}
-has() { grep -q -- "$1" "$T/$2" || fail "$2 lacks '$1': $(head -c 400 "$T/$2")"; }
 
 [ -x "$MK" ] || { echo "FAIL: $MK not built"; exit 1; }
 F="$T/b.eahas"

@@ -2,21 +2,7 @@
 # CLI tests of `eahas train` that need no training: bad arguments and an unwritable -o are
 # refused at once (exit status 1), before any data is loaded, so no training is lost at the end.
 # Needs EAHAS_BIN (set by ctest).
-set -u
-B=${EAHAS_BIN:?EAHAS_BIN must point to the eahas binary}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-expect_rc() {
-  want=$1
-  shift
-  "$@" >"$T/out" 2>"$T/err"
-  rc=$?
-  [ "$rc" = "$want" ] || fail "exit $rc (wanted $want): $* -- $(head -c 300 "$T/err")"
-}
-has() { grep -q -- "$1" "$T/$2" || fail "$2 lacks '$1': $(head -c 400 "$T/$2")"; }
-lacks() { grep -q -- "$1" "$T/$2" && fail "$2 has '$1': $(head -c 400 "$T/$2")"; }
+. "$(dirname "$0")/lib.sh"
 
 C=d=6,w0=48,wa=8.0,wm=2.500,gw=8,lr=0.1,opt=sgd,sched=cos,cutout=0,epochs=50
 expect_rc 0 "$B" train --help
