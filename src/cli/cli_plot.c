@@ -1,6 +1,7 @@
 /* eahas plot: regret against cumulative energy, learning curves, accuracy against TEC with the
  * Pareto front, as gnuplot scripts rendered to SVG and PNG. A thin client of report.h. */
 #include <stdio.h>
+#include <unistd.h>
 #include <string.h>
 
 #include "cli/cli.h"
@@ -15,7 +16,8 @@ static const char *USAGE =
     "          with a +-1 sd band, one line per optimizer, from the output DIR of `eahas search`\n"
     "          (default OUTDIR: DIR/plots)\n"
     "  curves  a config's learning curves: recorded (if the benchmark file has the run) and the\n"
-    "          surrogate's; --synthetic plots the synthetic benchmark's (--preset, default cifar10)\n"
+    "          surrogate's (the recorded ones alone if the file is not fitted); --synthetic plots the\n"
+    "          synthetic benchmark's (--preset, default cifar10)\n"
     "  pareto  test accuracy against training energy (TEC) with the Pareto front, for the recorded\n"
     "          runs of a benchmark file or every config evaluated in a search DIR\n"
     "\n"
@@ -104,9 +106,14 @@ int cli_plot(int argc, char **argv) {
       eahas_objective obj = eahas_synth_objective(&s, p);
       return finish(eahas_plot_curves(NULL, NULL, &obj, &c, outdir, &e), &e, outdir, "curves");
     }
-    eahas_bench *b;
+    eahas_bench *b = NULL;
     int rc = eahas_bench_open(src, &b, &e);
-    if (rc) {
+    if (rc == EAHAS_ENOTFOUND && access(src, F_OK) == 0) {
+      /* The file exists but holds no fitted surrogate: plot the recorded run alone (an
+       * unrecorded config is then reported by eahas_plot_curves). */
+      fprintf(stderr, "eahas: %s; plotting the recorded curves only\n", e.msg);
+      b = NULL;
+    } else if (rc) {
       cli_error("%s: %s", src, e.msg);
       return eahas_exit_status(rc);
     }

@@ -175,21 +175,48 @@ out:
 
 /* ---- learning curves ----------------------------------------------------------------------- */
 
+/* The recorded run of c in the file at bench_path, if any: 1 found, 0 not recorded, or a negative
+ * error when the file cannot be read (reported only when nothing else can be plotted). */
+static int recorded_run(const char *bench_path, const eahas_preset *p, const eahas_config *c, eahas_run_record *rec,
+                        eahas_err *err) {
+  eahas_table *t;
+  int rc = eahas_table_open(bench_path, 0, 1, &t, err);
+  if (rc) return rc;
+  char preset[64];
+  if (p) snprintf(preset, sizeof preset, "%s", p->name);
+  else if ((rc = eahas_table_preset(t, preset, sizeof preset, err))) {
+    eahas_table_close(t);
+    return rc;
+  }
+  eahas_err e2 = {0};
+  int found = eahas_table_get(t, preset, c, rec, &e2) == 0;
+  eahas_table_close(t);
+  return found;
+}
+
 int eahas_plot_curves(const char *bench_path, const eahas_bench *b, const eahas_objective *obj,
                       const eahas_config *c, const char *outdir, eahas_err *err) {
-  eahas_query_result *q = malloc(sizeof *q);
+  if (!b && !obj && !bench_path) return eahas_err_set(err, EAHAS_EINVAL, "curves: no benchmark file and no objective");
+  eahas_query_result *q = calloc(1, sizeof *q);
   if (!q) return eahas_err_set(err, EAHAS_ENOMEM, "curves: out of memory");
-  int rc = b ? eahas_query(b, c, NULL, q, err) : obj->evaluate(obj->ctx, c, c->epochs, q, err);
+  int surrogate = b || obj, rc = 0;
+  if (b) rc = eahas_query(b, c, NULL, q, err);
+  else if (obj) rc = obj->evaluate(obj->ctx, c, c->epochs, q, err);
   eahas_run_record rec;
   memset(&rec, 0, sizeof rec);
   int have_rec = 0;
   if (!rc && bench_path) {
-    eahas_table *t;
     eahas_err e2 = {0};
-    if (eahas_table_open(bench_path, 0, 1, &t, &e2) == 0) {
-      const eahas_preset *p = b ? eahas_bench_preset(b) : obj->preset;
-      have_rec = eahas_table_get(t, p->name, c, &rec, &e2) == 0;
-      eahas_table_close(t);
+    have_rec = recorded_run(bench_path, b ? eahas_bench_preset(b) : obj ? obj->preset : NULL, c, &rec,
+                            surrogate ? &e2 : err);
+    if (have_rec < 0) rc = surrogate ? 0 : have_rec;
+    if (have_rec < 0) have_rec = 0;
+    if (!rc && !surrogate && !have_rec) {
+      char cfg[EAHAS_CONFIG_TEXT_MAX];
+      eahas_config_format(c, cfg, sizeof cfg);
+      rc = eahas_err_set(err, EAHAS_ENOTFOUND,
+                         "%s: config %s is not recorded there and the file holds no fitted surrogate "
+                         "(run 'eahas fit %s' to plot predicted curves)", bench_path, cfg, bench_path);
     }
   }
   if (!rc) rc = ensure_dir(outdir, err);
@@ -211,13 +238,16 @@ int eahas_plot_curves(const char *bench_path, const eahas_bench *b, const eahas_
     sb_printf(&d, "%d %.6g %.6g %.6g %.6g %.6g\n", e + 1, rv, rt, re, sv, st);
   }
   char title[256];
-  snprintf(title, sizeof title, "Learning curves of %s%s", cfg, have_rec ? "" : " (not recorded: surrogate only)");
+  snprintf(title, sizeof title, "Learning curves of %s%s", cfg,
+           have_rec ? (surrogate ? "" : " (recorded; no fitted surrogate)") : " (not recorded: surrogate only)");
   script_head(&g, title, "epoch", "accuracy (%)");
-  sb_printf(&g, "PLOT = \"plot 'curves.dat' using 1:5 with lines lw 2 lc 1 title 'val (%s)', 'curves.dat' using 1:6 "
-                "with lines lw 2 lc 2 title 'test (%s)'",
-            b ? "surrogate" : "synthetic", b ? "surrogate" : "synthetic");
+  sb_printf(&g, "PLOT = \"plot ");
+  if (surrogate)
+    sb_printf(&g, "'curves.dat' using 1:5 with lines lw 2 lc 1 title 'val (%s)', 'curves.dat' using 1:6 "
+                  "with lines lw 2 lc 2 title 'test (%s)'%s",
+              b ? "surrogate" : "synthetic", b ? "surrogate" : "synthetic", have_rec ? ", " : "");
   if (have_rec)
-    sb_printf(&g, ", 'curves.dat' using 1:2 with points pt 7 ps 0.5 lc 1 title 'val (recorded)', 'curves.dat' using "
+    sb_printf(&g, "'curves.dat' using 1:2 with points pt 7 ps 0.5 lc 1 title 'val (recorded)', 'curves.dat' using "
                   "1:3 with points pt 7 ps 0.5 lc 2 title 'test (recorded)', 'curves.dat' using 1:4 with points pt 6 "
                   "ps 0.5 lc 3 title 'test EMA (recorded)'");
   sb_printf(&g, "\"\n");
