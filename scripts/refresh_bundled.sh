@@ -1,0 +1,21 @@
+#!/bin/sh
+# Rebuild the bundled benchmark data/fashion-mnist.eahas from the sweep's records:
+# collect into a new file, fit the surrogates, evaluate them; the committed file is replaced only
+# when all three succeeded (a failure leaves it as it was). Writes the eval report's table to
+# out/eval-report.txt (docs/eval-report.md quotes it), then refreshes the README's demo output.
+# Run from the repository root after `make build`. Usage: scripts/refresh_bundled.sh [fit options]
+set -eu
+EAHAS=${EAHAS:-build/eahas}
+BENCH=data/fashion-mnist.eahas
+NEW=data/.fashion-mnist.eahas.new
+mkdir -p out
+rm -f "$NEW"
+trap 'rm -f "$NEW"' EXIT
+"$EAHAS" collect data/sweep -o "$NEW"
+"$EAHAS" fit "$NEW" "$@"
+"$EAHAS" eval "$NEW" >out/eval-report.txt
+mv "$NEW" "$BENCH"
+trap - EXIT
+"$EAHAS" table stats "$BENCH"
+scripts/demo.sh | scripts/readme_demo.py
+echo "refreshed $BENCH; eval table in out/eval-report.txt; README demo output updated"
