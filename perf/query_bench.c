@@ -5,7 +5,8 @@
  * Build (after cmake --build BUILD --target eahas):
  *   cc -O2 -Iinclude perf/query_bench.c -LBUILD -leahas -Wl,-rpath,$PWD/BUILD -lpthread -lm -o BUILD/query_bench
  * Run:
- *   BUILD/query_bench FILE.eahas [--configs N] [--seconds S] [--threads T] [--export DIR]
+ *   BUILD/query_bench FILE.eahas [--configs N] [--seconds S] [--threads T] [--export DIR] [--parts 1|2]
+ * --parts 1 adds the CPU time of each part of a query; --parts 2 prints only that.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -171,12 +172,101 @@ static int export(const char *path, const char *dir, const eahas_bench *b, const
   return 0;
 }
 
+
+/* CPU time per query of each part of a full query, measured separately on the same configs (one
+ * thread, CPU clock): validation, complexity, encoding, the MLPs of every member and curve kind
+ * (mean of control points), monotone projection + decoding, and the tree ensembles (every
+ * member's forest of every quantity, walked one forest at a time as eahas_forest_predict does;
+ * the query itself may use a fused walk, see docs/PERFORMANCE-surrogate.md). */
+static void parts(const char *path, const eahas_bench *b, const eahas_config *cfg, int n, double seconds) {
+  eahas_table *t;
+  void *blob;
+  size_t len;
+  eahas_surrogate s;
+  eahas_err e = {0};
+  if (eahas_table_open(path, 0, 1, &t, &e) || eahas_table_get_blob(t, EAHAS_SURROGATE_BLOB_NAME, &blob, &len, &e) ||
+      eahas_surrogate_load(blob, len, &s, &e)) {
+    fprintf(stderr, "parts: %s\n", e.msg);
+    return;
+  }
+  eahas_table_close(t);
+  free(blob);
+  static eahas_forest f[EAHAS_NUM_TQ][EAHAS_MAX_MEMBERS];
+  for (int q = 0; q < EAHAS_NUM_TQ; q++)
+    for (int m = 0; m < s.members; m++)
+      if (eahas_forest_from_json(s.xgb[q][m], s.xgb_len[q][m], &f[q][m], &e)) {
+        fprintf(stderr, "parts: %s\n", e.msg);
+        return;
+      }
+  const eahas_preset *p = eahas_bench_preset(b);
+  float(*x)[EAHAS_ENCODING_LEN] = malloc(sizeof *x * (size_t)n);
+  eahas_bezier(*mu)[EAHAS_NUM_CURVES] = malloc(sizeof *mu * (size_t)n);
+  for (int i = 0; i < n; i++) eahas_config_encode(&cfg[i], p, x[i]);
+  double us[7] = {0}, sink = 0;
+  const char *names[7] = {"validate", "complexity", "encode", "mlps", "decode", "trees", "full_query"};
+  static eahas_query_result r;
+  for (int part = 0; part < 7; part++) {
+    long done = 0;
+    double c0 = eahas_cpu_time_s(), t0 = eahas_now_s();
+    while (eahas_now_s() - t0 < seconds / 7) {
+      for (int i = 0; i < n; i++) {
+        const eahas_config *c = &cfg[i];
+        switch (part) {
+        case 0: sink += eahas_config_validate(c, p, 0, NULL); break;
+        case 1: {
+          eahas_complexity cx;
+          eahas_config_complexity(c, p, NULL, &cx, NULL);
+          sink += cx.flops;
+        } break;
+        case 2: {
+          float xx[EAHAS_ENCODING_LEN];
+          eahas_config_encode(c, p, xx);
+          sink += xx[3];
+        } break;
+        case 3:
+          for (int k = 0; k < EAHAS_NUM_CURVES; k++)
+            if (s.curves_mask & (1 << k)) eahas_surrogate_predict_curve(&s, k, x[i], c, &mu[i][k], NULL);
+          sink += mu[i][0].y[1];
+          break;
+        case 4:
+          for (int k = 0; k < EAHAS_NUM_CURVES; k++)
+            if (s.curves_mask & (1 << k)) {
+              eahas_bezier m = mu[i][k];
+              eahas_bezier_make_monotone(&m);
+              eahas_bezier_decode(&m, c->epochs, r.test_acc);
+              sink += r.test_acc[0];
+            }
+          break;
+        case 5:
+          for (int q = 0; q < EAHAS_NUM_TQ; q++)
+            for (int m = 0; m < s.members; m++) sink += eahas_forest_predict(&f[q][m], x[i]);
+          break;
+        default:
+          eahas_query(b, c, NULL, &r, NULL);
+          sink += r.final_test_acc;
+        }
+      }
+      done += n;
+    }
+    us[part] = 1e6 * (eahas_cpu_time_s() - c0) / (double)done;
+  }
+  printf("{\"parts_cpu_us_per_query\":{");
+  for (int part = 0; part < 7; part++) printf("%s\"%s\":%.3f", part ? "," : "", names[part], us[part]);
+  printf("},\"sink\":%g}\n", sink > 0 ? 1.0 : 0.0);
+  for (int q = 0; q < EAHAS_NUM_TQ; q++)
+    for (int m = 0; m < s.members; m++) eahas_forest_free(&f[q][m]);
+  free(x);
+  free(mu);
+  eahas_surrogate_free(&s);
+}
+
 int main(int argc, char **argv) {
   if (argc < 2) {
-    fprintf(stderr, "usage: query_bench FILE.eahas [--configs N] [--seconds S] [--threads T] [--export DIR]\n");
+    fprintf(stderr, "usage: query_bench FILE.eahas [--configs N] [--seconds S] [--threads T] [--export DIR] [--parts 1|2]\n");
     return 1;
   }
   const char *path = argv[1], *dir = NULL;
+  int want_parts = 0;
   int n = 1000, threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
   double seconds = 2;
   for (int i = 2; i + 1 < argc; i += 2) {
@@ -184,6 +274,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--seconds")) seconds = atof(argv[i + 1]);
     else if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
     else if (!strcmp(argv[i], "--export")) dir = argv[i + 1];
+    else if (!strcmp(argv[i], "--parts")) want_parts = atoi(argv[i + 1]);
   }
   if (threads < 1) threads = 1;
   if (threads > 256) threads = 256;
@@ -203,6 +294,10 @@ int main(int argc, char **argv) {
   for (int i = 0; i < n; i++)
     if (eahas_config_sample(&rng, eahas_bench_preset(b), 0, &cfg[i], &e)) return 1;
   if (dir && export(path, dir, b, cfg, n)) return 1;
+  if (want_parts) {
+    parts(path, b, cfg, n, seconds);
+    if (want_parts > 1) return 0; /* --parts 2: the breakdown only */
+  }
   double c1, c1n;
   double q1 = rate(b, cfg, n, 1, seconds, 0, &c1);
   double q1n = rate(b, cfg, n, 1, seconds, 1, &c1n);

@@ -17,6 +17,7 @@ struct eahas_bench {
   eahas_surrogate s;
   const eahas_preset *preset;
   eahas_forest forest[EAHAS_NUM_TQ][EAHAS_MAX_MEMBERS];
+  eahas__fused_trees *fused; /* the forests walked together (fused.c); NULL: one at a time */
   eahas_run_record *runs;
   int n_runs;
   tab_entry *index; /* sorted by config hash */
@@ -30,6 +31,7 @@ static int cmp_tab(const void *a, const void *b) {
 
 void eahas_bench_close(eahas_bench *b) {
   if (!b) return;
+  eahas__fused_trees_free(b->fused);
   for (int q = 0; q < EAHAS_NUM_TQ; q++)
     for (int m = 0; m < EAHAS_MAX_MEMBERS; m++) eahas_forest_free(&b->forest[q][m]);
   eahas_surrogate_free(&b->s);
@@ -101,6 +103,13 @@ int eahas_bench_open(const char *path, eahas_bench **out, eahas_err *err) {
       b->s.xgb[q][m] = NULL;
       b->s.xgb_len[q][m] = 0;
     }
+  {
+    const eahas_forest *fs[EAHAS_NUM_TQ * EAHAS_MAX_MEMBERS];
+    for (int q = 0; q < EAHAS_NUM_TQ; q++)
+      for (int m = 0; m < b->s.members; m++) fs[q * b->s.members + m] = &b->forest[q][m];
+    b->fused = eahas__fused_trees_build(fs, EAHAS_NUM_TQ * b->s.members);
+    b->memory += eahas__fused_trees_bytes(b->fused);
+  }
   for (int k = 0; k < EAHAS_NUM_CURVES; k++)
     if (b->s.curves_mask & (1 << k))
       for (int m = 0; m < b->s.members; m++) b->memory += sizeof(float) * b->s.mlp[k][m].n_params;
@@ -177,10 +186,12 @@ static int tabular_answer(const eahas_bench *b, const eahas_config *c, int E, ea
 
 static void predict_trees(const eahas_bench *b, const float *x, eahas_rng *noise, double mean[EAHAS_NUM_TQ]) {
   int K = b->s.members;
+  float v_all[EAHAS_NUM_TQ * EAHAS_MAX_MEMBERS];
+  int fused = b->fused && eahas__fused_trees_predict(b->fused, x, v_all) == 0;
   for (int q = 0; q < EAHAS_NUM_TQ; q++) {
     double s = 0, s2 = 0;
     for (int m = 0; m < K; m++) {
-      double v = eahas_forest_predict(&b->forest[q][m], x);
+      double v = fused ? v_all[q * K + m] : eahas_forest_predict(&b->forest[q][m], x);
       s += v;
       s2 += v * v;
     }

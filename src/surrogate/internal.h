@@ -9,4 +9,16 @@ int eahas__tree_usable(const eahas_run_record *r);
 void eahas__tree_targets(const eahas_run_record *r, double t[EAHAS_NUM_TQ]);
 void eahas__bezier_to_target(const eahas_bezier *b, float *t);
 void eahas__target_to_bezier(const float *t, int n, eahas_bezier *b);
+
+/* Every forest of a bench walked together (fused.c): fs[0..n) must share the 26 features.
+ * NULL when the forests do not fit the fused layout (depth > 6, more than 2047 distinct
+ * thresholds on one feature) or memory ran out: callers then use eahas_forest_predict. */
+typedef struct eahas__fused_trees eahas__fused_trees;
+eahas__fused_trees *eahas__fused_trees_build(const eahas_forest *const *fs, int n);
+void eahas__fused_trees_free(eahas__fused_trees *ft);
+size_t eahas__fused_trees_bytes(const eahas__fused_trees *ft);
+/* out[i] = eahas_forest_predict(fs[i], x) bit for bit; -1 (nothing written) if x has a NaN. */
+int eahas__fused_trees_predict(const eahas__fused_trees *ft, const float *x, float *out);
+/* Tests: 1 forces the portable walk even where AVX-512BW is available. */
+extern int eahas__fused_trees_force_generic;
 #endif

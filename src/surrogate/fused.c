@@ -1,0 +1,300 @@
+/* Every tree ensemble of a bench walked in one pass (queries only).
+ *
+ * A query evaluates K members x 5 quantities = 25 forests of the same shape (60 trees of depth
+ * <= 4 by default) on the same 26 features. eahas_forest_predict walks them one at a time, a
+ * dependent chain of node loads per tree. Here the forests are lanes of one vector: step t walks
+ * tree t of every forest at once, and each lane sums its own leaves in tree order in float, so
+ * every forest's sum is bit for bit what eahas_forest_predict (and XGBoost) computes.
+ *
+ * Layout, built once at open:
+ * - Thresholds become ranks. Per feature f, the sorted distinct split thresholds T_f of all the
+ *   forests; a query computes bin_f = #{T_f <= x_f} once per feature, and a node "go right when
+ *   x_f >= T_f[r]" becomes "bin_f > r": exact, since x_f >= T_f[r] <=> bin_f >= r + 1.
+ * - A node is 16 bits: feature (bits 0..4) | rank << 5 (rank 2047 = never right). 32 lanes of
+ *   16 bits fill one 512-bit register, and looking up bin_f for 32 lanes is one vpermw.
+ * - Trees are padded to perfect trees of the common depth D (a leaf above depth D becomes
+ *   never-right nodes over its leftmost leaf slot), nodes breadth first, so that every node of
+ *   step t can be compared at once (2^D - 1 compares, no dependent loads); the path of each lane
+ *   is then selected with bit operations on the 32-bit compare masks, and the leaf fetched by a
+ *   gather. Unused lanes and steps beyond a forest's trees hold zero leaves.
+ * Without AVX-512BW the same layout is walked lane by lane (same sums, same results). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "surrogate/internal.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define FUSED_X86 1
+#endif
+
+#define LANES 32
+#define MAX_DEPTH 6
+#define NEVER ((uint16_t)(2047u << 5))
+#define MAX_RANK 2046
+
+struct eahas__fused_trees {
+  int n_forests, n_groups, steps, depth, ni, nl; /* ni = 2^D - 1 nodes, nl = 2^D leaves */
+  int use_avx512;
+  float *thr;                    /* distinct thresholds, feature by feature, ascending */
+  int thr_off[EAHAS_ENCODING_LEN + 1];
+  uint16_t *node;                /* [group][step][node][lane] */
+  float *leaf;                   /* [group][step][leaf][lane] */
+  float base[];                  /* [group * LANES + lane] */
+};
+
+static int cmp_float(const void *a, const void *b) {
+  float x = *(const float *)a, y = *(const float *)b;
+  return (x > y) - (x < y);
+}
+
+/* Rank of v in the sorted distinct thresholds t[0..n): it is there by construction. */
+static int rank_of(const float *t, int n, float v) {
+  int lo = 0, hi = n - 1;
+  while (lo < hi) {
+    int mid = (lo + hi) / 2;
+    if (t[mid] < v) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+static int is_leaf(const eahas_forest *f, int id) {
+  return f->nodes[id].value == INFINITY && (int)(f->nodes[id].bits & 0x7fffffu) == id;
+}
+
+/* Copies the subtree of forest node id into perfect-tree position p (breadth first) at level l. */
+static void place(const eahas__fused_trees *ft, const eahas_forest *f, int id, int p, int l, uint16_t *nodes,
+                  float *leaves, int lane) {
+  if (l == ft->depth) {
+    leaves[(size_t)(p - ft->ni) * LANES + lane] = f->leaf[id];
+    return;
+  }
+  if (is_leaf(f, id)) { /* never right: the walk ends in the leftmost leaf of this subtree */
+    nodes[(size_t)p * LANES + lane] = NEVER;
+    place(ft, f, id, 2 * p + 1, l + 1, nodes, leaves, lane);
+    return;
+  }
+  const eahas_forest_node *nd = &f->nodes[id];
+  int feat = (int)((nd->bits >> 23) & 255u);
+  int r = rank_of(ft->thr + ft->thr_off[feat], ft->thr_off[feat + 1] - ft->thr_off[feat], nd->value);
+  nodes[(size_t)p * LANES + lane] = (uint16_t)(feat | r << 5);
+  int left = (int)(nd->bits & 0x7fffffu);
+  place(ft, f, left, 2 * p + 1, l + 1, nodes, leaves, lane);
+  place(ft, f, left + 1, 2 * p + 2, l + 1, nodes, leaves, lane);
+}
+
+/* Distinct thresholds per feature of every inner node of every forest; 0, or 1 when some
+ * feature has more than MAX_RANK + 1 of them (or memory ran out): then no fused walk. */
+static int collect_thresholds(eahas__fused_trees *ft, const eahas_forest *const *fs, int n) {
+  size_t total = 0;
+  for (int i = 0; i < n; i++) total += (size_t)fs[i]->n_nodes;
+  float *all = malloc(sizeof(float) * (total ? total : 1));
+  int *feat_of = malloc(sizeof(int) * (total ? total : 1));
+  ft->thr = malloc(sizeof(float) * (total ? total : 1));
+  if (!all || !feat_of || !ft->thr) {
+    free(all);
+    free(feat_of);
+    return 1;
+  }
+  size_t k = 0;
+  for (int i = 0; i < n; i++)
+    for (int id = 0; id < fs[i]->n_nodes; id++)
+      if (!is_leaf(fs[i], id)) {
+        all[k] = fs[i]->nodes[id].value;
+        feat_of[k++] = (int)((fs[i]->nodes[id].bits >> 23) & 255u);
+      }
+  int off = 0, rc = 0;
+  float *tmp = malloc(sizeof(float) * (k ? k : 1));
+  if (!tmp) rc = 1;
+  for (int f = 0; f < EAHAS_ENCODING_LEN && !rc; f++) {
+    size_t m = 0;
+    for (size_t j = 0; j < k; j++)
+      if (feat_of[j] == f) tmp[m++] = all[j];
+    qsort(tmp, m, sizeof(float), cmp_float);
+    ft->thr_off[f] = off;
+    for (size_t j = 0; j < m; j++)
+      if (j == 0 || tmp[j] != tmp[j - 1]) ft->thr[off++] = tmp[j];
+    if (off - ft->thr_off[f] > MAX_RANK + 1) rc = 1;
+  }
+  ft->thr_off[EAHAS_ENCODING_LEN] = off;
+  free(tmp);
+  free(all);
+  free(feat_of);
+  return rc;
+}
+
+eahas__fused_trees *eahas__fused_trees_build(const eahas_forest *const *fs, int n) {
+  if (n < 1) return NULL;
+  int depth = 0, steps = 0;
+  for (int i = 0; i < n; i++) {
+    if (fs[i]->n_features != EAHAS_ENCODING_LEN) return NULL;
+    if (fs[i]->depth > depth) depth = fs[i]->depth;
+    if (fs[i]->n_trees > steps) steps = fs[i]->n_trees;
+  }
+  if (depth > MAX_DEPTH || steps < 1) return NULL;
+  if (depth == 0) depth = 1; /* stumps of one leaf: one never-right node over them */
+  int groups = (n + LANES - 1) / LANES;
+  eahas__fused_trees *ft = calloc(1, sizeof *ft + sizeof(float) * (size_t)groups * LANES);
+  if (!ft) return NULL;
+  ft->n_forests = n;
+  ft->n_groups = groups;
+  ft->steps = steps;
+  ft->depth = depth;
+  ft->ni = (1 << depth) - 1;
+  ft->nl = 1 << depth;
+  size_t per_step_nodes = (size_t)ft->ni * LANES, per_step_leaves = (size_t)ft->nl * LANES;
+  ft->node = malloc(sizeof(uint16_t) * per_step_nodes * (size_t)steps * (size_t)groups);
+  ft->leaf = calloc(per_step_leaves * (size_t)steps * (size_t)groups, sizeof(float));
+  if (!ft->node || !ft->leaf || collect_thresholds(ft, fs, n)) {
+    eahas__fused_trees_free(ft);
+    return NULL;
+  }
+  for (size_t i = 0; i < per_step_nodes * (size_t)steps * (size_t)groups; i++) ft->node[i] = NEVER;
+  for (int i = 0; i < n; i++) {
+    int g = i / LANES, lane = i % LANES;
+    ft->base[i] = fs[i]->base_score;
+    for (int t = 0; t < fs[i]->n_trees; t++) {
+      size_t gs = (size_t)g * steps + (size_t)t;
+      place(ft, fs[i], fs[i]->roots[t], 0, 0, ft->node + gs * per_step_nodes, ft->leaf + gs * per_step_leaves, lane);
+    }
+  }
+#ifdef FUSED_X86
+  __builtin_cpu_init();
+  ft->use_avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
+#endif
+  return ft;
+}
+
+void eahas__fused_trees_free(eahas__fused_trees *ft) {
+  if (!ft) return;
+  free(ft->thr);
+  free(ft->node);
+  free(ft->leaf);
+  free(ft);
+}
+
+size_t eahas__fused_trees_bytes(const eahas__fused_trees *ft) {
+  if (!ft) return 0;
+  size_t gs = (size_t)ft->n_groups * (size_t)ft->steps * LANES;
+  return sizeof *ft + sizeof(float) * (size_t)ft->n_groups * LANES + sizeof(float) * (size_t)ft->thr_off[EAHAS_ENCODING_LEN] +
+         gs * (sizeof(uint16_t) * (size_t)ft->ni + sizeof(float) * (size_t)ft->nl);
+}
+
+int eahas__fused_trees_force_generic = 0;
+
+/* bin_f = number of thresholds of feature f that are <= x_f (upper bound). */
+static int bins_of(const eahas__fused_trees *ft, const float *x, uint16_t bins[LANES]) {
+  memset(bins, 0, sizeof(uint16_t) * LANES);
+  for (int f = 0; f < EAHAS_ENCODING_LEN; f++) {
+    if (isnan(x[f])) return -1;
+    const float *t = ft->thr + ft->thr_off[f];
+    int lo = 0, hi = ft->thr_off[f + 1] - ft->thr_off[f];
+    while (lo < hi) {
+      int mid = (lo + hi) / 2;
+      if (t[mid] <= x[f]) lo = mid + 1;
+      else hi = mid;
+    }
+    bins[f] = (uint16_t)lo;
+  }
+  return 0;
+}
+
+static void predict_generic(const eahas__fused_trees *ft, const uint16_t *bins, int g, float *acc) {
+  size_t per_n = (size_t)ft->ni * LANES, per_l = (size_t)ft->nl * LANES;
+  for (int lane = 0; lane < LANES; lane++) acc[lane] = 0.0f;
+  for (int t = 0; t < ft->steps; t++) {
+    size_t gs = (size_t)g * ft->steps + (size_t)t;
+    const uint16_t *nd = ft->node + gs * per_n;
+    const float *lf = ft->leaf + gs * per_l;
+    for (int lane = 0; lane < LANES; lane++) {
+      int p = 0;
+      for (int l = 0; l < ft->depth; l++) {
+        uint16_t w = nd[(size_t)p * LANES + lane];
+        p = 2 * p + 1 + (bins[w & 31u] > (w >> 5));
+      }
+      acc[lane] += lf[(size_t)(p - ft->ni) * LANES + lane];
+    }
+  }
+}
+
+#ifdef FUSED_X86
+/* The depth is a compile-time constant (see the switch below): the path selection unrolls into
+ * straight bit operations. */
+__attribute__((target("avx512f,avx512bw"), always_inline)) static inline void
+predict_avx512_d(const eahas__fused_trees *ft, const uint16_t *bins, int g, float *acc, const int D) {
+  const int ni = (1 << D) - 1, nl = 1 << D;
+  const size_t per_n = (size_t)ni * LANES, per_l = (size_t)nl * LANES;
+  const __m512i vb = _mm512_loadu_si512((const void *)bins);
+  __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+  for (int t = 0; t < ft->steps; t++) {
+    size_t gs = (size_t)g * ft->steps + (size_t)t;
+    const uint16_t *nd = ft->node + gs * per_n;
+    const float *lf = ft->leaf + gs * per_l;
+    uint32_t m[(1 << MAX_DEPTH) - 1];
+    for (int k = 0; k < ni; k++) {
+      __m512i w = _mm512_loadu_si512((const void *)(nd + (size_t)k * LANES));
+      m[k] = (uint32_t)_mm512_cmpgt_epu16_mask(_mm512_permutexvar_epi16(w, vb), _mm512_srli_epi16(w, 5));
+    }
+    /* c[l]: per lane, 1 if the walk goes right at level l; the node at level l is selected by
+     * c[0..l) (c[0] the high bit) from the masks of that level, lowest bit first. */
+    uint32_t c[MAX_DEPTH], cand[1 << (MAX_DEPTH - 1)];
+    for (int l = 0; l < D; l++) {
+      int n = 1 << l;
+      for (int i = 0; i < n; i++) cand[i] = m[n - 1 + i];
+      for (int j = l - 1; j >= 0; j--) {
+        n >>= 1;
+        for (int i = 0; i < n; i++) cand[i] = cand[2 * i] ^ ((cand[2 * i] ^ cand[2 * i + 1]) & c[j]);
+      }
+      c[l] = cand[0];
+    }
+    /* The leaf: the same selection over the leaf vectors with blends (a gather is slower). */
+    __m512 v0[1 << MAX_DEPTH], v1[1 << MAX_DEPTH];
+    for (int i = 0; i < nl; i++) {
+      v0[i] = _mm512_loadu_ps(lf + (size_t)i * LANES);
+      v1[i] = _mm512_loadu_ps(lf + (size_t)i * LANES + 16);
+    }
+    for (int j = D - 1, n = nl; j >= 0; j--) {
+      n >>= 1;
+      __mmask16 k0 = (__mmask16)(c[j] & 0xffffu), k1 = (__mmask16)(c[j] >> 16);
+      for (int i = 0; i < n; i++) {
+        v0[i] = _mm512_mask_blend_ps(k0, v0[2 * i], v0[2 * i + 1]);
+        v1[i] = _mm512_mask_blend_ps(k1, v1[2 * i], v1[2 * i + 1]);
+      }
+    }
+    a0 = _mm512_add_ps(a0, v0[0]);
+    a1 = _mm512_add_ps(a1, v1[0]);
+  }
+  _mm512_storeu_ps(acc, a0);
+  _mm512_storeu_ps(acc + 16, a1);
+}
+
+__attribute__((target("avx512f,avx512bw"))) static void predict_avx512(const eahas__fused_trees *ft,
+                                                                       const uint16_t *bins, int g, float *acc) {
+  switch (ft->depth) {
+  case 1: predict_avx512_d(ft, bins, g, acc, 1); break;
+  case 2: predict_avx512_d(ft, bins, g, acc, 2); break;
+  case 3: predict_avx512_d(ft, bins, g, acc, 3); break;
+  case 4: predict_avx512_d(ft, bins, g, acc, 4); break;
+  case 5: predict_avx512_d(ft, bins, g, acc, 5); break;
+  default: predict_avx512_d(ft, bins, g, acc, 6); break;
+  }
+}
+#endif
+
+int eahas__fused_trees_predict(const eahas__fused_trees *ft, const float *x, float *out) {
+  uint16_t bins[LANES];
+  if (bins_of(ft, x, bins)) return -1;
+  for (int g = 0; g < ft->n_groups; g++) {
+    float acc[LANES];
+#ifdef FUSED_X86
+    if (ft->use_avx512 && !eahas__fused_trees_force_generic) predict_avx512(ft, bins, g, acc);
+    else
+#endif
+      predict_generic(ft, bins, g, acc);
+    int n = ft->n_forests - g * LANES < LANES ? ft->n_forests - g * LANES : LANES;
+    for (int i = 0; i < n; i++) out[g * LANES + i] = acc[i] + ft->base[g * LANES + i];
+  }
+  return 0;
+}
