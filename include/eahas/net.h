@@ -90,6 +90,28 @@ int eahas_net_backward_input(eahas_net *net, const float *dlogits, float *dx, ea
  * Errors: EAHAS_EINVAL (threads < 0), EAHAS_EUNAVAIL (no OpenMP runtime in the process). */
 int eahas_net_set_threads(int threads, eahas_err *err);
 
+/* The on/off state of every ReLU in the last forward pass (for gradient checks: between two
+ * parameter points with the same states the network is a smooth function, so a central
+ * difference over that segment crosses no kink). Writes min(cap, count) bytes, 1 where the
+ * ReLU's output is > 0, into mask (may be NULL), in a fixed order (stem, then per block: f.a,
+ * f.b, SE hidden, block output; images of the batch in order), and returns count, the number
+ * of ReLU units of that forward (0 before any forward or for a NULL net). */
+size_t eahas_net_relu_mask(const eahas_net *net, unsigned char *mask, size_t cap);
+
+/* Number of ReLU units of a forward on n images (0 for a NULL net or n < 1). */
+size_t eahas_net_relu_count(const eahas_net *net, int n);
+
+/* Freezes the ReLU states for gradient checks: from now on every training-mode forward
+ * replaces each ReLU by a fixed gate from mask (count bytes, the order and batch size of
+ * eahas_net_relu_mask): a unit whose state is 1 passes its input, one whose state is 0 gives 0,
+ * whatever the input's sign. That function is smooth in the parameters and equals the net where
+ * the states match, so its finite differences may use steps that would cross ReLU kinks.
+ * mask = NULL restores real ReLUs. Evaluation-mode forwards are not affected. A backward needs
+ * a training-mode forward made without frozen states (EAHAS_EINVAL otherwise). The mask is
+ * copied. Errors: EAHAS_EINVAL (NULL net; count 0 with a mask; at the forward: count not the
+ * ReLU count of its batch), EAHAS_ENOMEM. */
+int eahas_net_freeze_relu(eahas_net *net, const unsigned char *mask, size_t count, eahas_err *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -390,6 +390,7 @@ void eahas_net_free(eahas_net *net) {
   free(net->tmp_nc2);
   free(net->tmp_nc3);
   free(net->scratch);
+  free(net->freeze);
   if (net->attr) dnnl_primitive_attr_destroy(net->attr);
   if (net->stream) dnnl_stream_destroy(net->stream);
   if (net->eng) dnnl_engine_destroy(net->eng);

@@ -19,6 +19,16 @@
 int eahas__net_plan_make(eahas_net *net, int n, plan **out, eahas_err *err);
 void eahas__net_plan_free(plan *pl);
 int eahas__net_run(eahas_net *net, const prim *p, int nargs, const int *args, void *const *ptrs, eahas_err *err);
+int eahas__net_bn_plain(eahas_net *net, const bn_spec *b, int n, prim *p, eahas_err *err);
+
+/* With frozen ReLU states (eahas_net_freeze_relu): the next m units pass y where their frozen
+ * state is on and give 0 where it is off, whatever the sign of y. */
+static void frozen_relu(eahas_net *net, float *y, size_t m) {
+  const unsigned char *f = net->freeze + net->freeze_pos;
+  for (size_t i = 0; i < m; i++)
+    if (!f[i]) y[i] = 0.0f;
+  net->freeze_pos += m;
+}
 
 /* ---- plan cache ------------------------------------------------------------------------- */
 
@@ -110,13 +120,18 @@ static int bn_fwd(eahas_net *net, plan *pl, int bi, int training, const float *s
   if (!training) {
     int a[] = {DNNL_ARG_SRC, DNNL_ARG_DST, DNNL_ARG_SCALE, DNNL_ARG_SHIFT, DNNL_ARG_MEAN, DNNL_ARG_VARIANCE};
     void *v[] = {(void *)src, dst, g, beta, rm, rv};
-    return run2(net, &pl->bns[bi].fwd_i, 6, a, v, err);
+    int r = run2(net, &pl->bns[bi].fwd_i, 6, a, v, err);
+    if (!r && net->freeze && b->relu) net->freeze_pos += (size_t)pl->n * b->c * b->h * b->w; /* not frozen */
+    return r;
   }
   int a[] = {DNNL_ARG_SRC,  DNNL_ARG_DST,      DNNL_ARG_SCALE,    DNNL_ARG_SHIFT,
              DNNL_ARG_MEAN, DNNL_ARG_VARIANCE, DNNL_ARG_WORKSPACE};
   void *v[] = {(void *)src, dst, g, beta, b->mean, b->var, b->ws};
-  int r = run2(net, &pl->bns[bi].fwd_t, 7, a, v, err);
-  if (r) return r;
+  int frozen = net->freeze && b->relu, r;
+  if (frozen && !pl->bns[bi].fwd_nr.p && (r = eahas__net_bn_plain(net, b, pl->n, &pl->bns[bi].fwd_nr, err)))
+    return r;
+  if ((r = run2(net, frozen ? &pl->bns[bi].fwd_nr : &pl->bns[bi].fwd_t, frozen ? 6 : 7, a, v, err))) return r;
+  if (frozen) frozen_relu(net, dst, (size_t)pl->n * b->c * b->h * b->w);
   double m = (double)pl->n * b->h * b->w;
   double unbias = m > 1 ? m / (m - 1) : 1.0;
   for (int c = 0; c < b->c; c++) {
@@ -197,13 +212,16 @@ static void add_relu(float *out, const float *sc, size_t m) {
 }
 
 /* SE forward on u (n x hw x c): pooled -> fc1 -> ReLU -> fc2 -> sigmoid -> y = u * gate */
-static int se_fwd(eahas_net *net, plan *pl, block *b, eahas_err *err) {
+static int se_fwd(eahas_net *net, plan *pl, block *b, int tr, eahas_err *err) {
   int n = pl->n, hw = b->oh * b->ow, c = b->w_out;
   gap(b->u, n, hw, c, b->se_p);
   int r = fc_fwd(net, pl, b->fc1, b->se_p, b->se_h, err);
   if (r) return r;
   size_t nh = (size_t)n * b->w_se;
-  for (size_t i = 0; i < nh; i++) b->se_h[i] = b->se_h[i] > 0.0f ? b->se_h[i] : 0.0f;
+  if (net->freeze && tr) frozen_relu(net, b->se_h, nh);
+  else
+    for (size_t i = 0; i < nh; i++) b->se_h[i] = b->se_h[i] > 0.0f ? b->se_h[i] : 0.0f;
+  if (net->freeze && !tr) net->freeze_pos += nh;
   if ((r = fc_fwd(net, pl, b->fc2, b->se_h, b->se_z, err))) return r;
   size_t nc = (size_t)n * c;
   for (size_t i = 0; i < nc; i++) b->se_s[i] = 1.0f / (1.0f + expf(-b->se_z[i]));
@@ -255,16 +273,21 @@ static int block_fwd(eahas_net *net, plan *pl, block *b, int tr, eahas_err *err)
   if ((r = bn_fwd(net, pl, b->bn_a, tr, b->a_raw, b->a_out, err))) return r;
   if ((r = conv_fwd(net, pl, b->conv_b, b->a_out, b->b_raw, err))) return r;
   if ((r = bn_fwd(net, pl, b->bn_b, tr, b->b_raw, b->u, err))) return r;
-  if (b->w_se && (r = se_fwd(net, pl, b, err))) return r;
+  if (b->w_se && (r = se_fwd(net, pl, b, tr, err))) return r;
   if ((r = conv_fwd(net, pl, b->conv_c, b->y, b->c_raw, err))) return r;
   if ((r = bn_fwd(net, pl, b->bn_c, tr, b->c_raw, b->out, err))) return r;
   size_t m = (size_t)pl->n * b->oh * b->ow * b->w_out;
   if (b->has_proj) {
     if ((r = conv_fwd(net, pl, b->conv_p, b->x, b->p_raw, err))) return r;
     if ((r = bn_fwd(net, pl, b->bn_p, tr, b->p_raw, b->sc, err))) return r;
-    add_relu(b->out, b->sc, m);
+  }
+  const float *sc = b->has_proj ? b->sc : b->x;
+  if (net->freeze && tr) {
+    for (size_t i = 0; i < m; i++) b->out[i] += sc[i];
+    frozen_relu(net, b->out, m);
   } else {
-    add_relu(b->out, b->x, m);
+    add_relu(b->out, sc, m);
+    if (net->freeze) net->freeze_pos += m;
   }
   return 0;
 }
@@ -277,6 +300,10 @@ int eahas_net_forward(eahas_net *net, const float *x, int n, int training, float
   int r = get_plan(net, n, &pl, err);
   if (r) return r;
   net->fwd_plan = NULL; /* the saved activations are overwritten from here on */
+  if (net->freeze && training && eahas_net_relu_count(net, n) != net->freeze_n)
+    return eahas_err_set(err, EAHAS_EINVAL, "net: %zu frozen ReLU states given, but batch %d has %zu ReLU units",
+                         net->freeze_n, n, eahas_net_relu_count(net, n));
+  net->freeze_pos = 0;
   const conv_spec *st = &net->convs[net->stem_conv];
   int c = st->ic, hw = st->ih * st->iw;
   PAR_FOR
@@ -293,8 +320,58 @@ int eahas_net_forward(eahas_net *net, const float *x, int n, int training, float
   gap(last, n, net->feat_h * net->feat_w, net->feat_c, net->feat);
   if ((r = fc_fwd(net, pl, net->head_fc, net->feat, net->logits, err))) return r;
   memcpy(logits, net->logits, (size_t)n * net->opts.num_classes * sizeof(float));
-  if (tr) net->fwd_plan = pl;
+  if (tr && !net->freeze) net->fwd_plan = pl; /* no backward after a frozen forward (no ReLU workspace) */
+  net->last_n = n;
   return 0;
+}
+
+/* Appends the on/off bits of m ReLU outputs to mask (bounded by cap); returns the new count. */
+static size_t mask_put(const float *y, size_t m, unsigned char *mask, size_t cap, size_t k) {
+  for (size_t i = 0; i < m; i++, k++)
+    if (mask && k < cap) mask[k] = y[i] > 0.0f;
+  return k;
+}
+
+/* Number of ReLU units of a forward on n images (the order of eahas_net_relu_mask). */
+size_t eahas_net_relu_count(const eahas_net *net, int n) {
+  if (!net || n < 1) return 0;
+  const conv_spec *st = &net->convs[net->stem_conv];
+  size_t k = (size_t)st->oc * st->oh * st->ow;
+  for (int i = 0; i < net->n_blocks; i++) {
+    const block *b = &net->blocks[i];
+    k += (size_t)b->w_out * b->ih * b->iw + 2 * (size_t)b->w_out * b->oh * b->ow + (size_t)b->w_se;
+  }
+  return k * (size_t)n;
+}
+
+int eahas_net_freeze_relu(eahas_net *net, const unsigned char *mask, size_t count, eahas_err *err) {
+  if (!net) return eahas_err_set(err, EAHAS_EINVAL, "net: freeze_relu got a NULL net");
+  free(net->freeze);
+  net->freeze = NULL;
+  net->freeze_n = 0;
+  net->fwd_plan = NULL;
+  if (!mask) return 0;
+  if (count == 0) return eahas_err_set(err, EAHAS_EINVAL, "net: freeze_relu got count=0 with a mask");
+  if (!(net->freeze = malloc(count))) return eahas_err_set(err, EAHAS_ENOMEM, "net: %zu ReLU states", count);
+  memcpy(net->freeze, mask, count);
+  net->freeze_n = count;
+  return 0;
+}
+
+size_t eahas_net_relu_mask(const eahas_net *net, unsigned char *mask, size_t cap) {
+  if (!net || net->last_n < 1) return 0;
+  size_t n = (size_t)net->last_n, k = 0;
+  const conv_spec *st = &net->convs[net->stem_conv];
+  k = mask_put(net->s_out, n * st->oc * st->oh * st->ow, mask, cap, k);
+  for (int i = 0; i < net->n_blocks; i++) {
+    const block *b = &net->blocks[i];
+    size_t in = n * b->w_out * b->ih * b->iw, o = n * b->w_out * b->oh * b->ow;
+    k = mask_put(b->a_out, in, mask, cap, k);
+    k = mask_put(b->u, o, mask, cap, k);
+    if (b->w_se) k = mask_put(b->se_h, n * b->w_se, mask, cap, k);
+    k = mask_put(b->out, o, mask, cap, k);
+  }
+  return k;
 }
 
 /* ---- backward --------------------------------------------------------------------------- */

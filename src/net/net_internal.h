@@ -53,6 +53,7 @@ typedef struct conv_plan {
 
 typedef struct bn_plan {
   prim fwd_t, fwd_i, bwd;
+  prim fwd_nr;                   /* training forward without the fused ReLU (frozen masks; lazy) */
 } bn_plan;
 
 typedef struct fc_plan {
@@ -105,6 +106,9 @@ struct eahas_net {
   int n_plans;
   unsigned long clock;
   plan *fwd_plan;                /* plan of the last training forward, NULL if none valid */
+  int last_n;                    /* batch of the last forward (any mode), 0 before the first */
+  unsigned char *freeze;         /* frozen ReLU states (eahas_net_freeze_relu), NULL: real ReLUs */
+  size_t freeze_n, freeze_pos;   /* their count; the next unit's index during a forward */
 };
 
 #endif

@@ -8,6 +8,7 @@
 
 int eahas__net_plan_make(eahas_net *net, int n, plan **out, eahas_err *err);
 void eahas__net_plan_free(plan *pl);
+int eahas__net_bn_plain(eahas_net *net, const bn_spec *b, int n, prim *p, eahas_err *err);
 int eahas__net_run(eahas_net *net, const prim *p, int nargs, const int *args, void *const *ptrs, eahas_err *err);
 
 #define CK(call, what)                                                                             \
@@ -188,6 +189,19 @@ static int bn_make(eahas_net *net, bn_spec *b, int n, int h, int w, bn_plan *bp,
   return 0;
 }
 
+/* Training-mode BN forward without the fused ReLU (used only with frozen ReLU states). */
+int eahas__net_bn_plain(eahas_net *net, const bn_spec *b, int n, prim *p, eahas_err *err) {
+  dnnl_memory_desc_t md;
+  md_nhwc(&md, n, b->c, b->h, b->w);
+  dnnl_batch_normalization_desc_t d;
+  dnnl_primitive_desc_t pd;
+  CK(dnnl_batch_normalization_forward_desc_init(&d, dnnl_forward_training, &md, 1e-5f,
+                                                dnnl_use_scale | dnnl_use_shift),
+     "batch norm forward descriptor");
+  CK(dnnl_primitive_desc_create(&pd, &d, net->attr, net->eng, NULL), "batch norm forward");
+  return prim_init(net, p, pd, err);
+}
+
 static int fc_make(eahas_net *net, const fc_spec *f, int n, fc_plan *fp, eahas_err *err) {
   dnnl_memory_desc_t src, wt, bias, dst;
   dnnl_dims_t ds = {n, f->in}, dw = {f->out, f->in}, db = {f->out}, dd = {n, f->out};
@@ -231,6 +245,7 @@ void eahas__net_plan_free(plan *pl) {
     prim_free(&pl->bns[i].fwd_t);
     prim_free(&pl->bns[i].fwd_i);
     prim_free(&pl->bns[i].bwd);
+    prim_free(&pl->bns[i].fwd_nr);
   }
   for (int i = 0; pl->fcs && i < pl->n_fcs_made; i++) {
     prim_free(&pl->fcs[i].fwd);
