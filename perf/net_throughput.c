@@ -21,8 +21,15 @@
 static int THREADS = 2;
 
 typedef struct result {
-  double ips, rss_mb, params;
+  double ips, rss_mb, params, cpu;
 } result;
+
+/* CPU time of the process, all threads (s). */
+static double cpu_s(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + 1e-6 * (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+}
 
 /* Runs in a child: build, 2 warm-up steps, `iters` timed steps; writes ips to the pipe. */
 static void child(const eahas_regnet *rn, const eahas_net_opts *o, int iters, int fd) {
@@ -41,19 +48,20 @@ static void child(const eahas_regnet *rn, const eahas_net_opts *o, int iters, in
   eahas_rng_seed(&rng, 3);
   for (size_t i = 0; i < xn; i++) x[i] = (float)eahas_rng_normal(&rng);
   for (int i = 0; i < BATCH; i++) lab[i] = (int)eahas_rng_below(&rng, (uint64_t)o->num_classes);
-  double t0 = 0;
+  double t0 = 0, c0 = 0;
   for (int it = 0; it < iters + 2; it++) {
-    if (it == 2) t0 = eahas_now_s();
+    if (it == 2) t0 = eahas_now_s(), c0 = cpu_s();
     if (eahas_net_forward(net, x, BATCH, 1, lg, &err) || (eahas_softmax_xent(lg, lab, BATCH, o->num_classes, 0.1, dl, NULL), 0) ||
         eahas_net_backward(net, dl, &err)) {
       fprintf(stderr, "net: %s\n", err.msg);
       _exit(2);
     }
   }
-  double ips = (double)iters * BATCH / (eahas_now_s() - t0);
-  if (write(fd, &ips, sizeof ips) != sizeof ips) _exit(3);
+  double ips[2] = {(double)iters * BATCH / (eahas_now_s() - t0), (cpu_s() - c0) / iters};
+  if (fd >= 0 && write(fd, ips, sizeof ips) != sizeof ips) _exit(3);
+  if (fd < 0) printf("ours: %.1f images/s wall, %.3f CPU s per step (all threads)\n", ips[0], ips[1]);
   eahas_net_free(net);
-  _exit(0);
+  if (fd >= 0) _exit(0);
 }
 
 static int run_ours(const eahas_regnet *rn, const eahas_net_opts *o, int iters, result *r) {
@@ -65,13 +73,14 @@ static int run_ours(const eahas_regnet *rn, const eahas_net_opts *o, int iters, 
     child(rn, o, iters, p[1]);
   }
   close(p[1]);
-  double ips = 0;
-  ssize_t got = read(p[0], &ips, sizeof ips);
+  double ips[2] = {0, 0};
+  ssize_t got = read(p[0], ips, sizeof ips);
   close(p[0]);
   int st = 0;
   struct rusage ru;
   if (wait4(pid, &st, 0, &ru) < 0 || got != sizeof ips || !WIFEXITED(st) || WEXITSTATUS(st)) return -1;
-  r->ips = ips;
+  r->ips = ips[0];
+  r->cpu = ips[1];
   r->rss_mb = ru.ru_maxrss / 1024.0; /* KiB on Linux */
   return 0;
 }
@@ -97,14 +106,16 @@ int main(int argc, char **argv) {
   int iters = argc > 1 ? atoi(argv[1]) : 6;
   const char *py = argc > 2 ? argv[2] : "/usr/bin/python3";
   if (argc > 3) THREADS = atoi(argv[3]);
+  int only = argc > 4 ? atoi(argv[4]) : -1;
+  int no_torch = strcmp(py, "-") == 0;
   if (THREADS < 1) THREADS = 1;
   const char *presets[4] = {"fashion-mnist", "fashion-mnist", "fashion-mnist", "cifar10"};
   eahas_rng rng;
   eahas_rng_seed(&rng, 2026);
   printf("oneDNN %s, batch %d, threads %d, %d timed iterations (forward + loss + backward)\n",
          eahas_net_backend_version(), BATCH, THREADS, iters);
-  printf("%-14s %-62s %9s %9s %9s %8s %8s %6s\n", "preset", "config", "params", "ours/s", "torch/s", "ours MB",
-         "torch MB", "ratio");
+  printf("%-14s %-62s %9s %9s %9s %8s %8s %6s %9s\n", "preset", "config", "params", "ours/s", "torch/s", "ours MB",
+         "torch MB", "ratio", "ours CPU");
   for (int i = 0; i < 4; i++) {
     eahas_err err = {0, ""};
     const eahas_preset *p = eahas_preset_get(presets[i]);
@@ -118,14 +129,21 @@ int main(int argc, char **argv) {
     eahas_net_opts o = eahas_preset_net_opts(p);
     char text[EAHAS_CONFIG_TEXT_MAX];
     eahas_config_format(&c, text, sizeof text);
-    result ours = {0, 0, 0}, torch = {0, 0, 0};
+    if (only >= 0 && i != only) continue;
+    if (only >= 0 && no_torch) {
+      printf("%s %s\n", presets[i], text);
+      fflush(stdout);
+      child(&rn, &o, iters, -1);
+      continue;
+    }
+    result ours = {0, 0, 0, 0}, torch = {0, 0, 0, 0};
     if (run_ours(&rn, &o, iters, &ours)) {
       fprintf(stderr, "ours failed on %s\n", text);
       return 2;
     }
-    int tr = run_torch(py, &rn, &o, iters, &torch);
-    printf("%-14s %-62s %9.0f %9.1f %9.1f %8.0f %8.0f %6.2f\n", presets[i], text, cx.params, ours.ips,
-           tr ? 0.0 : torch.ips, ours.rss_mb, tr ? 0.0 : torch.rss_mb, tr ? 0.0 : ours.ips / torch.ips);
+    int tr = no_torch ? -1 : run_torch(py, &rn, &o, iters, &torch);
+    printf("%-14s %-62s %9.0f %9.1f %9.1f %8.0f %8.0f %6.2f %8.3fs\n", presets[i], text, cx.params, ours.ips,
+           tr ? 0.0 : torch.ips, ours.rss_mb, tr ? 0.0 : torch.rss_mb, tr ? 0.0 : ours.ips / torch.ips, ours.cpu);
     fflush(stdout);
   }
   return 0;
