@@ -3,7 +3,7 @@
  * (the original's query path in PyTorch), so both run on the same configs.
  *
  * Build (after cmake --build BUILD --target eahas):
- *   cc -O2 -Iinclude perf/query_bench.c -LBUILD -leahas -Wl,-rpath,$PWD/BUILD -lpthread -lm -o BUILD/query_bench
+ *   cc -O2 -Iinclude -Isrc perf/query_bench.c -LBUILD -leahas -Wl,-rpath,$PWD/BUILD -lpthread -lm -o BUILD/query_bench
  * Run:
  *   BUILD/query_bench FILE.eahas [--configs N] [--seconds S] [--threads T] [--export DIR] [--parts 1|2]
  * --parts 1 adds the CPU time of each part of a query; --parts 2 prints only that.
@@ -16,6 +16,7 @@
 
 #include "eahas/surrogate.h"
 #include "eahas/tabular.h"
+#include "surrogate/internal.h" /* the fused paths, for --parts (libeahas exports them) */
 
 static long rss_kb(void) {
   FILE *f = fopen("/proc/self/status", "r");
@@ -174,10 +175,12 @@ static int export(const char *path, const char *dir, const eahas_bench *b, const
 
 
 /* CPU time per query of each part of a full query, measured separately on the same configs (one
- * thread, CPU clock): validation, complexity, encoding, the MLPs of every member and curve kind
- * (mean of control points), monotone projection + decoding, and the tree ensembles (every
- * member's forest of every quantity, walked one forest at a time as eahas_forest_predict does;
- * the query itself may use a fused walk, see docs/PERFORMANCE-surrogate.md). */
+ * thread, CPU clock; rounds of every part in turn, the fastest round of each part kept, since
+ * the machine's load varies): validation, complexity, encoding, the MLPs of every member and
+ * curve kind with the mean of the control points (as queries do it: eahas__surrogate_predict_all,
+ * and one network at a time: eahas_surrogate_predict_curve), monotone projection + decoding,
+ * the tree ensembles (the fused walk queries use, and one forest at a time), the full query. */
+enum { N_PARTS = 10 };
 static void parts(const char *path, const eahas_bench *b, const eahas_config *cfg, int n, double seconds) {
   eahas_table *t;
   void *blob;
@@ -191,70 +194,89 @@ static void parts(const char *path, const eahas_bench *b, const eahas_config *cf
   }
   eahas_table_close(t);
   free(blob);
-  static eahas_forest f[EAHAS_NUM_TQ][EAHAS_MAX_MEMBERS];
+  static eahas_forest f[EAHAS_NUM_TQ * EAHAS_MAX_MEMBERS];
+  const eahas_forest *fs[EAHAS_NUM_TQ * EAHAS_MAX_MEMBERS];
+  int nf = EAHAS_NUM_TQ * s.members;
   for (int q = 0; q < EAHAS_NUM_TQ; q++)
-    for (int m = 0; m < s.members; m++)
-      if (eahas_forest_from_json(s.xgb[q][m], s.xgb_len[q][m], &f[q][m], &e)) {
+    for (int m = 0; m < s.members; m++) {
+      if (eahas_forest_from_json(s.xgb[q][m], s.xgb_len[q][m], &f[q * s.members + m], &e)) {
         fprintf(stderr, "parts: %s\n", e.msg);
         return;
       }
+      fs[q * s.members + m] = &f[q * s.members + m];
+    }
+  eahas__fused_trees *ft = eahas__fused_trees_build(fs, nf);
   const eahas_preset *p = eahas_bench_preset(b);
   float(*x)[EAHAS_ENCODING_LEN] = malloc(sizeof *x * (size_t)n);
   eahas_bezier(*mu)[EAHAS_NUM_CURVES] = malloc(sizeof *mu * (size_t)n);
   for (int i = 0; i < n; i++) eahas_config_encode(&cfg[i], p, x[i]);
-  double us[7] = {0}, sink = 0;
-  const char *names[7] = {"validate", "complexity", "encode", "mlps", "decode", "trees", "full_query"};
+  for (int i = 0; i < n; i++) eahas__surrogate_predict_all(&s, x[i], mu[i], NULL);
+  double us[N_PARTS], sink = 0;
+  for (int part = 0; part < N_PARTS; part++) us[part] = 1e30;
+  const char *names[N_PARTS] = {"validate", "complexity", "encode", "mlps", "mlps_one_at_a_time", "decode",
+                                "trees", "trees_one_at_a_time", "full_query", "rest"};
   static eahas_query_result r;
-  for (int part = 0; part < 7; part++) {
-    long done = 0;
-    double c0 = eahas_cpu_time_s(), t0 = eahas_now_s();
-    while (eahas_now_s() - t0 < seconds / 7) {
-      for (int i = 0; i < n; i++) {
-        const eahas_config *c = &cfg[i];
-        switch (part) {
-        case 0: sink += eahas_config_validate(c, p, 0, NULL); break;
-        case 1: {
-          eahas_complexity cx;
-          eahas_config_complexity(c, p, NULL, &cx, NULL);
-          sink += cx.flops;
-        } break;
-        case 2: {
-          float xx[EAHAS_ENCODING_LEN];
-          eahas_config_encode(c, p, xx);
-          sink += xx[3];
-        } break;
-        case 3:
-          for (int k = 0; k < EAHAS_NUM_CURVES; k++)
-            if (s.curves_mask & (1 << k)) eahas_surrogate_predict_curve(&s, k, x[i], c, &mu[i][k], NULL);
-          sink += mu[i][0].y[1];
-          break;
-        case 4:
-          for (int k = 0; k < EAHAS_NUM_CURVES; k++)
-            if (s.curves_mask & (1 << k)) {
-              eahas_bezier m = mu[i][k];
-              eahas_bezier_make_monotone(&m);
-              eahas_bezier_decode(&m, c->epochs, r.test_acc);
-              sink += r.test_acc[0];
-            }
-          break;
-        case 5:
-          for (int q = 0; q < EAHAS_NUM_TQ; q++)
-            for (int m = 0; m < s.members; m++) sink += eahas_forest_predict(&f[q][m], x[i]);
-          break;
-        default:
-          eahas_query(b, c, NULL, &r, NULL);
-          sink += r.final_test_acc;
+  for (int round = 0; round < 5; round++)
+    for (int part = 0; part < N_PARTS - 1; part++) {
+      long done = 0;
+      double c0 = eahas_cpu_time_s(), t0 = eahas_now_s();
+      while (eahas_now_s() - t0 < seconds / (5 * (N_PARTS - 1))) {
+        for (int i = 0; i < n; i++) {
+          const eahas_config *c = &cfg[i];
+          switch (part) {
+          case 0: sink += eahas_config_validate(c, p, 0, NULL); break;
+          case 1: {
+            eahas_complexity cx;
+            eahas_config_complexity(c, p, NULL, &cx, NULL);
+            sink += cx.flops;
+          } break;
+          case 2: {
+            float xx[EAHAS_ENCODING_LEN];
+            eahas_config_encode(c, p, xx);
+            sink += xx[3];
+          } break;
+          case 3:
+            eahas__surrogate_predict_all(&s, x[i], mu[i], NULL);
+            sink += mu[i][0].y[1];
+            break;
+          case 4:
+            for (int k = 0; k < EAHAS_NUM_CURVES; k++)
+              if (s.curves_mask & (1 << k)) eahas_surrogate_predict_curve(&s, k, x[i], c, &mu[i][k], NULL);
+            sink += mu[i][0].y[1];
+            break;
+          case 5:
+            for (int k = 0; k < EAHAS_NUM_CURVES; k++)
+              if (s.curves_mask & (1 << k)) {
+                eahas_bezier m = mu[i][k];
+                eahas_bezier_make_monotone(&m);
+                eahas_bezier_decode(&m, c->epochs, r.test_acc);
+                sink += r.test_acc[0];
+              }
+            break;
+          case 6: {
+            float v[EAHAS_NUM_TQ * EAHAS_MAX_MEMBERS];
+            if (ft && eahas__fused_trees_predict(ft, x[i], v) == 0) sink += v[0];
+          } break;
+          case 7:
+            for (int k = 0; k < nf; k++) sink += eahas_forest_predict(fs[k], x[i]);
+            break;
+          default:
+            eahas_query(b, c, NULL, &r, NULL);
+            sink += r.final_test_acc;
+          }
         }
+        done += n;
       }
-      done += n;
+      double v = 1e6 * (eahas_cpu_time_s() - c0) / (double)done;
+      if (v < us[part]) us[part] = v;
     }
-    us[part] = 1e6 * (eahas_cpu_time_s() - c0) / (double)done;
-  }
+  /* what the full query costs beyond its parts (clamping, time and TEC sums, exp, copies) */
+  us[9] = us[8] - us[0] - us[1] - us[2] - us[3] - us[5] - us[6];
   printf("{\"parts_cpu_us_per_query\":{");
-  for (int part = 0; part < 7; part++) printf("%s\"%s\":%.3f", part ? "," : "", names[part], us[part]);
-  printf("},\"sink\":%g}\n", sink > 0 ? 1.0 : 0.0);
-  for (int q = 0; q < EAHAS_NUM_TQ; q++)
-    for (int m = 0; m < s.members; m++) eahas_forest_free(&f[q][m]);
+  for (int part = 0; part < N_PARTS; part++) printf("%s\"%s\":%.3f", part ? "," : "", names[part], us[part]);
+  printf("},\"fused_trees\":%s,\"sink\":%g}\n", ft ? "true" : "false", sink > 0 ? 1.0 : 0.0);
+  eahas__fused_trees_free(ft);
+  for (int k = 0; k < nf; k++) eahas_forest_free(&f[k]);
   free(x);
   free(mu);
   eahas_surrogate_free(&s);

@@ -22,6 +22,7 @@ struct eahas_bench {
   int n_runs;
   tab_entry *index; /* sorted by config hash */
   size_t memory;
+  char energy_method[48]; /* "surrogate:<method of the fitted runs>", formatted once */
 };
 
 static int cmp_tab(const void *a, const void *b) {
@@ -113,6 +114,7 @@ int eahas_bench_open(const char *path, eahas_bench **out, eahas_err *err) {
   for (int k = 0; k < EAHAS_NUM_CURVES; k++)
     if (b->s.curves_mask & (1 << k))
       for (int m = 0; m < b->s.members; m++) b->memory += sizeof(float) * b->s.mlp[k][m].n_params;
+  snprintf(b->energy_method, sizeof b->energy_method, "surrogate:%.36s", b->s.energy_method);
   b->index = malloc(sizeof(tab_entry) * (size_t)(b->n_runs ? b->n_runs : 1));
   if (!b->index) {
     rc = eahas_err_set(err, EAHAS_ENOMEM, "index of %d runs", b->n_runs);
@@ -208,13 +210,16 @@ static void predict_curves(const eahas_bench *b, const eahas_config *c, const fl
                            eahas_query_result *out) {
   float *dst[EAHAS_NUM_CURVES] = {out->test_acc, out->test_acc_plain, out->val_acc, out->train_acc};
   int n = b->s.degree;
+  eahas_bezier mus[EAHAS_NUM_CURVES], sds[EAHAS_NUM_CURVES];
+  (void)c;
+  eahas__surrogate_predict_all(&b->s, x, mus, noise ? sds : NULL); /* every member of every kind */
   for (int k = 0; k < EAHAS_NUM_CURVES; k++) {
     if (!(b->s.curves_mask & (1 << k))) {
       for (int i = 0; i < L; i++) dst[k][i] = NAN;
       continue;
     }
-    eahas_bezier mu, sd;
-    eahas_surrogate_predict_curve(&b->s, k, x, c, &mu, noise ? &sd : NULL);
+    eahas_bezier mu = mus[k], sd;
+    if (noise) sd = sds[k];
     if (noise)
       for (int j = 0; j <= n; j++) {
         /* fixed draw order: y0, yn, then u and y of the inner points */
@@ -271,7 +276,7 @@ int eahas_query(const eahas_bench *b, const eahas_config *c, const eahas_query_o
       out->tec_kwh_cum[i] = e / 3.6e6;
     }
     out->iec_j_per_image = exp(lq[EAHAS_TQ_IEC]);
-    snprintf(out->energy_method, sizeof out->energy_method, "surrogate:%.36s", b->s.energy_method);
+    memcpy(out->energy_method, b->energy_method, sizeof out->energy_method);
   }
   out->final_test_acc = out->test_acc[E - 1];
   out->final_test_acc_plain = out->test_acc_plain[E - 1];

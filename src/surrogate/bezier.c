@@ -10,7 +10,7 @@
 /* Hot loops get an AVX2 clone picked at run time (x86-64 with GCC or Clang). -std=c11 keeps
  * -ffp-contract=off, so both clones round identically: results do not depend on the CPU. */
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define EAHAS_HOT __attribute__((target_clones("arch=x86-64-v3", "default")))
+#define EAHAS_HOT __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define EAHAS_HOT
 #endif

@@ -136,14 +136,12 @@ int eahas_split_is_holdout(const eahas_config *c, double holdout, uint64_t seed)
   return (double)(h >> 11) * 0x1.0p-53 < holdout;
 }
 
-void eahas_surrogate_predict_curve(const eahas_surrogate *s, int kind, const float *x26,
-                                   const eahas_config *c, eahas_bezier *mean, eahas_bezier *sd) {
-  (void)c;
+/* Mean (and sd) over members of the control points, from the members' raw outputs. */
+static void members_to_bezier(const eahas_surrogate *s, float *const *outs, eahas_bezier *mean, eahas_bezier *sd) {
   int n = s->degree, no = 2 * n, K = s->members;
   double acc[2 * EAHAS_BEZIER_MAX_DEGREE] = {0}, acc2[2 * EAHAS_BEZIER_MAX_DEGREE] = {0};
-  float out[EAHAS_MLP_MAX_OUT];
   for (int m = 0; m < K; m++) {
-    eahas_mlp_forward(&s->mlp[kind][m], x26, out);
+    const float *out = outs[m];
     for (int j = 0; j < no; j++) {
       acc[j] += out[j];
       acc2[j] += (double)out[j] * out[j];
@@ -160,6 +158,40 @@ void eahas_surrogate_predict_curve(const eahas_surrogate *s, int kind, const flo
     eahas__target_to_bezier(st, n, sd);
     sd->u[n] = 0; /* the pinned x ends carry no spread */
   }
+}
+
+void eahas_surrogate_predict_curve(const eahas_surrogate *s, int kind, const float *x26,
+                                   const eahas_config *c, eahas_bezier *mean, eahas_bezier *sd) {
+  (void)c;
+  float buf[EAHAS_MAX_MEMBERS][2 * EAHAS_BEZIER_MAX_DEGREE];
+  float *outs[EAHAS_MAX_MEMBERS];
+  for (int m = 0; m < s->members; m++) {
+    outs[m] = buf[m];
+    eahas_mlp_forward(&s->mlp[kind][m], x26, outs[m]);
+  }
+  members_to_bezier(s, outs, mean, sd);
+}
+
+void eahas__surrogate_predict_all(const eahas_surrogate *s, const float *x26, eahas_bezier mean[EAHAS_NUM_CURVES],
+                                  eahas_bezier *sd) {
+  float buf[EAHAS_NUM_CURVES * EAHAS_MAX_MEMBERS][2 * EAHAS_BEZIER_MAX_DEGREE];
+  float *outs[EAHAS_NUM_CURVES * EAHAS_MAX_MEMBERS];
+  const eahas_mlp *ms[EAHAS_NUM_CURVES * EAHAS_MAX_MEMBERS];
+  int n = 0, K = s->members;
+  for (int k = 0; k < EAHAS_NUM_CURVES; k++)
+    if (s->curves_mask & (1 << k))
+      for (int m = 0; m < K; m++) {
+        ms[n] = &s->mlp[k][m];
+        outs[n] = buf[n];
+        n++;
+      }
+  eahas__mlp_forward_many(ms, n, x26, outs);
+  n = 0;
+  for (int k = 0; k < EAHAS_NUM_CURVES; k++)
+    if (s->curves_mask & (1 << k)) {
+      members_to_bezier(s, outs + n, &mean[k], sd ? &sd[k] : NULL);
+      n += K;
+    }
 }
 
 /* ---- fitting --------------------------------------------------------------------------- */

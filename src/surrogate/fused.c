@@ -15,8 +15,9 @@
  * - Trees are padded to perfect trees of the common depth D (a leaf above depth D becomes
  *   never-right nodes over its leftmost leaf slot), nodes breadth first, so that every node of
  *   step t can be compared at once (2^D - 1 compares, no dependent loads); the path of each lane
- *   is then selected with bit operations on the 32-bit compare masks, and the leaf fetched by a
- *   gather. Unused lanes and steps beyond a forest's trees hold zero leaves.
+ *   is then selected with bit operations on the 32-bit compare masks, and the leaf by blends
+ *   (gathers, and a level-by-level walk with blends, measured slower). Unused lanes and steps
+ *   beyond a forest's trees hold zero leaves.
  * Without AVX-512BW the same layout is walked lane by lane (same sums, same results). */
 #include <math.h>
 #include <stdlib.h>

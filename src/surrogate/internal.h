@@ -21,4 +21,12 @@ size_t eahas__fused_trees_bytes(const eahas__fused_trees *ft);
 int eahas__fused_trees_predict(const eahas__fused_trees *ft, const float *x, float *out);
 /* Tests: 1 forces the portable walk even where AVX-512BW is available. */
 extern int eahas__fused_trees_force_generic;
+
+/* out[i][0..n_out) = eahas_mlp_forward(m[i], x) bit for bit, for n networks on one input,
+ * evaluated two at a time (mlp.c). */
+void eahas__mlp_forward_many(const eahas_mlp *const *m, int n, const float *x, float *const *out);
+/* Every modelled curve kind at once: mean[k] as eahas_surrogate_predict_curve gives it (and sd[k]
+ * when sd != NULL); kinds not in s->curves_mask are left untouched (fit.c). */
+void eahas__surrogate_predict_all(const eahas_surrogate *s, const float *x26, eahas_bezier mean[EAHAS_NUM_CURVES],
+                                  eahas_bezier *sd);
 #endif

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "eahas/surrogate.h"
+#include "surrogate/internal.h"
 
 /* Hot loops get an AVX2 clone picked at run time (x86-64 with GCC or Clang). -std=c11 keeps
  * -ffp-contract=off, so both clones round identically: results do not depend on the CPU. */
@@ -175,6 +176,89 @@ void eahas_mlp_forward(const eahas_mlp *m, const float *x, float *out) {
   default: forward_fixed(m, m->hidden, x, out); break;
   }
   for (int o = 0; o < m->n_sigmoid; o++) out[o] = sigmoidf(out[o]);
+}
+
+/* ---- many MLPs of one shape on one input (queries) ------------------------------------- */
+
+/* G networks' layers interleaved: G x nout / 8 accumulator chains keep the adders busy where
+ * one network's nout / 8 chains would wait on each add's latency. Every output is still
+ * b + x[0] w[0] + x[1] w[1] + ... in index order with separate multiply and add, so the results
+ * are those of eahas_mlp_forward bit for bit. nz lists the inputs used (NULL: all): the
+ * hyperparameter inputs are one-hot, and leaving out a zero input changes no sum except the
+ * sign of a zero sum, which the ReLU after that layer removes. (Skipping the ReLU zeros of the
+ * hidden layers, different in every network, cost more in list building than it saved.) */
+static inline __attribute__((always_inline)) void dense_g(const int G, const float *const *x, const int *nz, int nin,
+                                                          const float *const *W, const float *const *b, const int nout,
+                                                          float *const *y, int relu) {
+  float acc[4][EAHAS_MLP_MAX_OUT];
+  for (int g = 0; g < G; g++)
+    for (int o = 0; o < nout; o++) acc[g][o] = b[g][o];
+  for (int k = 0; k < nin; k++) {
+    const int i = nz ? nz[k] : k;
+    for (int g = 0; g < G; g++) {
+      const float xi = x[g][i];
+      const float *restrict row = W[g] + (size_t)i * nout;
+      for (int o = 0; o < nout; o++) acc[g][o] += xi * row[o];
+    }
+  }
+  for (int g = 0; g < G; g++)
+    for (int o = 0; o < nout; o++) y[g][o] = relu ? (acc[g][o] > 0.0f ? acc[g][o] : 0.0f) : acc[g][o];
+}
+
+#define VIEWS(field) const float *field[4] = {m[0]->field, m[G > 1 ? 1 : 0]->field, m[G > 2 ? 2 : 0]->field, m[G > 3 ? 3 : 0]->field}
+
+static inline __attribute__((always_inline)) void forward_g(const int G, const eahas_mlp *const *m, const int h,
+                                                            const int no, const float *x, const int *nz_hp,
+                                                            int n_nz_hp, float *const *out) {
+  float c[4][2 * EAHAS_MLP_MAX_HIDDEN], z1[4][EAHAS_MLP_MAX_HIDDEN], z2[4][EAHAS_MLP_MAX_HIDDEN];
+  float *pc[4] = {c[0], c[1], c[2], c[3]}, *pch[4] = {c[0] + h, c[1] + h, c[2] + h, c[3] + h};
+  float *p1[4] = {z1[0], z1[1], z1[2], z1[3]}, *p2[4] = {z2[0], z2[1], z2[2], z2[3]};
+  const float *xs[4] = {x, x, x, x}, *xh[4] = {x + m[0]->n_arch, x + m[0]->n_arch, x + m[0]->n_arch, x + m[0]->n_arch};
+  const float *qc[4] = {c[0], c[1], c[2], c[3]}, *q1[4] = {z1[0], z1[1], z1[2], z1[3]}, *q2[4] = {z2[0], z2[1], z2[2], z2[3]};
+  VIEWS(Wa); VIEWS(ba); VIEWS(Wh); VIEWS(bh); VIEWS(W1); VIEWS(b1);
+  VIEWS(W2); VIEWS(b2); VIEWS(W3); VIEWS(b3); VIEWS(Wo); VIEWS(bo);
+  dense_g(G, xs, NULL, m[0]->n_arch, Wa, ba, h, pc, 1);
+  dense_g(G, xh, nz_hp, n_nz_hp, Wh, bh, h, pch, 1);
+  dense_g(G, qc, NULL, 2 * h, W1, b1, h, p1, 1);
+  dense_g(G, q1, NULL, h, W2, b2, h, p2, 1);
+  dense_g(G, q2, NULL, h, W3, b3, h, p1, 1);
+  dense_g(G, q1, NULL, h, Wo, bo, no, out, 0);
+}
+
+#define MANY_G 2
+
+static inline __attribute__((always_inline)) void forward_many_h(const eahas_mlp *const *m, int n, const int h,
+                                                                 const int no, const float *x, const int *nz,
+                                                                 int n_nz, float *const *out) {
+  int i = 0;
+  for (; i + MANY_G <= n; i += MANY_G) forward_g(MANY_G, m + i, h, no, x, nz, n_nz, out + i);
+  for (; i < n; i++) forward_g(1, m + i, h, no, x, nz, n_nz, out + i);
+}
+
+EAHAS_HOT
+void eahas__mlp_forward_many(const eahas_mlp *const *m, int n, const float *x, float *const *out) {
+  if (n < 1) return;
+  const eahas_mlp *m0 = m[0];
+  for (int i = 1; i < n; i++)
+    if (m[i]->n_arch != m0->n_arch || m[i]->n_hp != m0->n_hp || m[i]->hidden != m0->hidden ||
+        m[i]->n_out != m0->n_out || m[i]->n_sigmoid != m0->n_sigmoid) {
+      for (int j = 0; j < n; j++) eahas_mlp_forward(m[j], x, out[j]);
+      return;
+    }
+  /* the hyperparameter inputs are one-hot: their nonzero entries, listed without branches */
+  int nz[64], n_nz = 0;
+  for (int i = 0; i < m0->n_hp; i++) {
+    nz[n_nz] = i;
+    n_nz += x[m0->n_arch + i] != 0.0f;
+  }
+  /* the common shapes with widths known at compile time (degree 5: 10 outputs) */
+  if (m0->hidden == 32 && m0->n_out == 10) forward_many_h(m, n, 32, 10, x, nz, n_nz, out);
+  else if (m0->hidden == 16 && m0->n_out == 10) forward_many_h(m, n, 16, 10, x, nz, n_nz, out);
+  else if (m0->hidden == 64 && m0->n_out == 10) forward_many_h(m, n, 64, 10, x, nz, n_nz, out);
+  else if (m0->hidden == 32) forward_many_h(m, n, 32, m0->n_out, x, nz, n_nz, out);
+  else forward_many_h(m, n, m0->hidden, m0->n_out, x, nz, n_nz, out);
+  for (int j = 0; j < n; j++)
+    for (int o = 0; o < m0->n_sigmoid; o++) out[j][o] = sigmoidf(out[j][o]);
 }
 
 /* Backward through y = b + W^T x: accumulates dW, db and, if dx != NULL, writes dx. */
