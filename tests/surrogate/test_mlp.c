@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "eahas/surrogate.h"
+#include "surrogate/internal.h"
 
 /* n samples of 26 features shaped like the encoding: 5 reals, then five one-hot groups. */
 static void make_inputs(int n, uint64_t seed, float *X) {
@@ -126,9 +127,45 @@ static void test_errors(void **state) {
   eahas_mlp_free(&m);
 }
 
+/* Queries run many networks of one shape on one input, interleaved and skipping zero inputs:
+ * the outputs equal eahas_mlp_forward's bit for bit, for the widths compiled specially and
+ * others, odd and even counts, one-hot and arbitrary inputs, and a mixed-shape set (fallback). */
+static void test_forward_many_matches_forward(void **state) {
+  (void)state;
+  static const int hidden[] = {16, 32, 64, 20}, n_out[] = {10, 6};
+  float X[8 * 26];
+  make_inputs(6, 11, X);
+  for (int i = 0; i < 26; i++) X[6 * 26 + i] = (float)(i % 3) - 0.5f; /* no zeros at all */
+  memset(X + 7 * 26, 0, 26 * sizeof(float));                         /* all zeros */
+  for (int h = 0; h < 4; h++)
+    for (int o = 0; o < 2; o++)
+      for (int n = 1; n <= 5; n++) {
+        eahas_mlp m[5];
+        const eahas_mlp *mp[5];
+        float buf[5][EAHAS_MLP_MAX_OUT], *outs[5];
+        for (int k = 0; k < n; k++) {
+          /* the last network of a set of 5 at width 20 has another width: the fallback path */
+          int hk = (h == 3 && n == 5 && k == 4) ? 24 : hidden[h];
+          assert_int_equal(eahas_mlp_init(&m[k], 5, 21, hk, n_out[o], 2, 0.1f, (uint64_t)(100 * h + 10 * n + k), NULL), 0);
+          mp[k] = &m[k];
+          outs[k] = buf[k];
+        }
+        for (int s = 0; s < 8; s++) {
+          eahas__mlp_forward_many(mp, n, X + 26 * s, outs);
+          for (int k = 0; k < n; k++) {
+            float want[EAHAS_MLP_MAX_OUT];
+            eahas_mlp_forward(&m[k], X + 26 * s, want);
+            assert_memory_equal(want, buf[k], sizeof(float) * (size_t)n_out[o]);
+          }
+        }
+        for (int k = 0; k < n; k++) eahas_mlp_free(&m[k]);
+      }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_gradient_check), cmocka_unit_test(test_forward_matches_training_forward),
+    cmocka_unit_test(test_forward_many_matches_forward),
     cmocka_unit_test(test_adam_fits_and_is_deterministic), cmocka_unit_test(test_errors),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "eahas/surrogate.h"
+#include "surrogate/internal.h"
 
 static void make_data(int n, uint64_t seed, float *X, float *y) {
   eahas_rng r;
@@ -66,6 +67,69 @@ static void test_forest_matches_xgboost(void **state) {
   free(model); free(m2); free(m3); free(X); free(y); free(Xt); free(p);
 }
 
+/* The fused walk of many forests (queries) equals eahas_forest_predict bit for bit, on the
+ * AVX-512 path (where the CPU has it) and on the portable one: forests of depths 1 to 6 and of
+ * different tree counts side by side, 37 of them (two groups of 32 lanes), with inputs that sit
+ * exactly on thresholds. A NaN input is refused (callers fall back); too deep forests are not
+ * fused. */
+static void test_fused_forests(void **state) {
+  (void)state;
+  enum { NF = 37, N = 200, M = 300 };
+  float *X = malloc(sizeof(float) * 26 * N), *y = malloc(sizeof(float) * N), *Xt = malloc(sizeof(float) * 26 * M);
+  make_data(N, 5, X, y);
+  make_data(M, 6, Xt, NULL);
+  for (int i = 0; i < 26; i++) Xt[i] = X[26 + i]; /* training rows: values equal to thresholds */
+  for (int i = 0; i < 26; i++) Xt[26 + i] = X[2 * 26 + i];
+  static eahas_forest f[NF];
+  const eahas_forest *fs[NF];
+  for (int k = 0; k < NF; k++) {
+    eahas_xgb_opts o = {.rounds = 5 + 7 * (k % 5), .max_depth = 1 + k % 6, .eta = 0.2, .subsample = 0.8,
+                        .seed = (uint64_t)k};
+    char *model = NULL;
+    size_t len = 0;
+    assert_int_equal(eahas_xgb_train(X, y, N, 26, &o, &model, &len, NULL), 0);
+    assert_int_equal(eahas_forest_from_json(model, len, &f[k], NULL), 0);
+    fs[k] = &f[k];
+    free(model);
+  }
+  eahas__fused_trees *ft = eahas__fused_trees_build(fs, NF);
+  assert_non_null(ft);
+  assert_true(eahas__fused_trees_bytes(ft) > 0);
+  for (int generic = 0; generic < 2; generic++) {
+    eahas__fused_trees_force_generic = generic;
+    int bad = 0;
+    for (int i = 0; i < M; i++) {
+      float out[NF];
+      assert_int_equal(eahas__fused_trees_predict(ft, Xt + 26 * i, out), 0);
+      for (int k = 0; k < NF; k++) {
+        float want = eahas_forest_predict(fs[k], Xt + 26 * i);
+        bad += memcmp(&want, &out[k], sizeof want) != 0;
+      }
+    }
+    assert_int_equal(bad, 0);
+  }
+  eahas__fused_trees_force_generic = 0;
+  float out[NF], xn[26];
+  memcpy(xn, Xt, sizeof xn);
+  xn[3] = NAN;
+  assert_int_equal(eahas__fused_trees_predict(ft, xn, out), -1);
+  eahas__fused_trees_free(ft);
+  /* depth 7 does not fit the fused layout */
+  eahas_xgb_opts o = {.rounds = 3, .max_depth = 7, .eta = 0.2, .subsample = 1, .seed = 1};
+  char *model = NULL;
+  size_t len = 0;
+  eahas_forest deep;
+  assert_int_equal(eahas_xgb_train(X, y, N, 26, &o, &model, &len, NULL), 0);
+  assert_int_equal(eahas_forest_from_json(model, len, &deep, NULL), 0);
+  const eahas_forest *dp = &deep;
+  assert_int_equal(deep.depth, 7);
+  assert_null(eahas__fused_trees_build(&dp, 1));
+  eahas_forest_free(&deep);
+  free(model);
+  for (int k = 0; k < NF; k++) eahas_forest_free(&f[k]);
+  free(X); free(y); free(Xt);
+}
+
 static void test_forest_errors(void **state) {
   (void)state;
   eahas_forest f;
@@ -111,7 +175,8 @@ static void test_metrics(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_forest_matches_xgboost), cmocka_unit_test(test_forest_errors),
+    cmocka_unit_test(test_forest_matches_xgboost), cmocka_unit_test(test_fused_forests),
+    cmocka_unit_test(test_forest_errors),
     cmocka_unit_test(test_metrics),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
