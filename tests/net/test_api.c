@@ -1,6 +1,6 @@
 /* The net API: construction errors, parameter list against pycls complexity, initialization,
  * batch sizes below max_batch (plan cache), evaluation vs training mode, copy_state, the
- * label-smoothed cross entropy, thread setting. */
+ * label-smoothed cross entropy, thread setting, ReLU masks and frozen ReLU states. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -253,11 +253,81 @@ static void test_xent(void **s) {
   assert_true(isfinite(l) && fabs(l - (0.9 * 2000.0 + 0.1 * (0.0 + 2000.0 + 1000.0) / 3)) < 1e-6);
 }
 
+/* eahas_net_relu_mask / relu_count / freeze_relu: the mask matches the activations, a frozen
+ * forward with the net's own states reproduces it, flipped states change it, errors. */
+static void test_relu_freeze(void **s) {
+  (void)s;
+  eahas_regnet rn = small_rn();
+  eahas_net_opts o = SMALL_OPTS;
+  eahas_net *net = NULL;
+  eahas_err err = {0, ""};
+  const int N = 4, K = 5;
+  assert_int_equal(eahas_net_new_regnet(&rn, &o, N, 3, &net, &err), 0);
+  assert_int_equal(eahas_net_relu_mask(net, NULL, 0), 0); /* no forward yet */
+  assert_int_equal(eahas_net_relu_count(NULL, 4), 0);
+  assert_int_equal(eahas_net_relu_count(net, 0), 0);
+  /* count by hand: stem 8x8x8; s1.b1 (16 wide, 8x8 in, 4x4 out, w_se 2): 16*64 + 2*16*16 + 2;
+     s2.b1 (32, 4x4 -> 2x2, w_se 4): 32*16 + 2*32*4 + 4; s2.b2 (2x2 -> 2x2, w_se 8): 32*4 * 3 + 8 */
+  size_t per = 8 * 64 + (16 * 64 + 2 * 16 * 16 + 2) + (32 * 16 + 2 * 32 * 4 + 4) + (32 * 4 * 3 + 8);
+  assert_int_equal(eahas_net_relu_count(net, 3), 3 * per);
+  size_t xs = 3 * 64;
+  float *x = malloc(N * xs * sizeof(float)), l0[4 * 5], l1[4 * 5], l2[4 * 5], dl[4 * 5] = {0};
+  eahas_rng rng;
+  eahas_rng_seed(&rng, 2);
+  for (size_t i = 0; i < N * xs; i++) x[i] = (float)eahas_rng_normal(&rng);
+  assert_int_equal(eahas_net_forward(net, x, 3, 1, l0, &err), 0);
+  size_t nm = eahas_net_relu_mask(net, NULL, 0), on = 0;
+  assert_int_equal(nm, 3 * per);
+  unsigned char *m = malloc(nm), *m2 = malloc(nm);
+  assert_int_equal(eahas_net_relu_mask(net, m, 5), nm); /* cap bounds the bytes written */
+  assert_int_equal(eahas_net_relu_mask(net, m, nm), nm);
+  for (size_t i = 0; i < nm; i++) on += m[i];
+  assert_true(on > nm / 4 && on < nm); /* both states occur */
+  /* frozen at its own states: the same logits, and the same states */
+  assert_int_equal(eahas_net_freeze_relu(net, m, nm, &err), 0);
+  assert_int_equal(eahas_net_forward(net, x, 3, 1, l1, &err), 0);
+  assert_true(rel_err(l1, l0, 3 * K) < 1e-6);
+  assert_int_equal(eahas_net_relu_mask(net, m2, nm), nm);
+  assert_memory_equal(m, m2, nm);
+  /* no backward after a frozen forward */
+  assert_int_equal(eahas_net_backward(net, dl, &err), EAHAS_EINVAL);
+  assert_non_null(strstr(err.msg, "training-mode forward"));
+  /* another batch size: its count differs */
+  assert_int_equal(eahas_net_forward(net, x, 4, 1, l1, &err), EAHAS_EINVAL);
+  assert_non_null(strstr(err.msg, "frozen ReLU states given, but batch 4 has"));
+  /* evaluation mode is not affected */
+  assert_int_equal(eahas_net_freeze_relu(net, NULL, 0, &err), 0);
+  assert_int_equal(eahas_net_forward(net, x, 4, 0, l2, &err), 0);
+  assert_int_equal(eahas_net_freeze_relu(net, m, nm, &err), 0);
+  assert_int_equal(eahas_net_forward(net, x, 4, 0, l1, &err), 0);
+  assert_memory_equal(l1, l2, sizeof(float) * 4 * K);
+  /* flipped states (all on: a linear net) give other logits */
+  memset(m2, 1, nm);
+  assert_int_equal(eahas_net_freeze_relu(net, m2, nm, &err), 0);
+  assert_int_equal(eahas_net_forward(net, x, 3, 1, l1, &err), 0);
+  assert_true(rel_err(l1, l0, 3 * K) > 1e-3);
+  /* real ReLUs again: the original logits (running stats moved, but training mode ignores them) */
+  assert_int_equal(eahas_net_freeze_relu(net, NULL, 0, &err), 0);
+  assert_int_equal(eahas_net_forward(net, x, 3, 1, l1, &err), 0);
+  assert_true(rel_err(l1, l0, 3 * K) < 1e-6);
+  assert_int_equal(eahas_net_backward(net, dl, &err), 0);
+  /* errors */
+  assert_int_equal(eahas_net_freeze_relu(NULL, m, nm, &err), EAHAS_EINVAL);
+  assert_non_null(strstr(err.msg, "NULL net"));
+  assert_int_equal(eahas_net_freeze_relu(net, m, 0, &err), EAHAS_EINVAL);
+  assert_non_null(strstr(err.msg, "count=0"));
+  free(m);
+  free(m2);
+  free(x);
+  eahas_net_free(net);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_errors),      cmocka_unit_test(test_params_match_complexity),
       cmocka_unit_test(test_init),        cmocka_unit_test(test_batch_sizes_and_modes),
       cmocka_unit_test(test_copy_state),  cmocka_unit_test(test_xent),
+      cmocka_unit_test(test_relu_freeze),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
