@@ -223,11 +223,11 @@ static int se_fwd(eahas_net *net, plan *pl, block *b, int tr, eahas_err *err) {
     for (size_t i = 0; i < nh; i++) b->se_h[i] = b->se_h[i] > 0.0f ? b->se_h[i] : 0.0f;
   if (net->freeze && !tr) net->freeze_pos += nh;
   if ((r = fc_fwd(net, pl, b->fc2, b->se_h, b->se_z, err))) return r;
-  size_t nc = (size_t)n * c;
-  for (size_t i = 0; i < nc; i++) b->se_s[i] = 1.0f / (1.0f + expf(-b->se_z[i]));
   PAR_FOR
   for (int i = 0; i < n; i++) {
-    const float *s = b->se_s + (size_t)i * c;
+    float *s = b->se_s + (size_t)i * c;
+    const float *z = b->se_z + (size_t)i * c;
+    for (int k = 0; k < c; k++) s[k] = 1.0f / (1.0f + expf(-z[k])); /* the gates, per image */
     const float *u = b->u + (size_t)i * hw * c;
     float *y = b->y + (size_t)i * hw * c;
     for (int p = 0; p < hw; p++)
