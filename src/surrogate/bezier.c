@@ -148,6 +148,17 @@ static inline __attribute__((always_inline)) void newton_pass(const int n, const
   }
 }
 
+/* The table of u at t = k / 64, with the degree a constant so that it vectorizes (Horner in the
+ * same order as horner(): the same values). */
+static inline __attribute__((always_inline)) void u_table(const int n, const double *restrict cu,
+                                                             double *restrict tu) {
+  for (int k = 0; k <= DECODE_TABLE; k++) {
+    double t = (double)k / DECODE_TABLE, v = cu[n];
+    for (int i = n - 1; i >= 0; i--) v = v * t + cu[i];
+    tu[k] = v;
+  }
+}
+
 EAHAS_HOT
 void eahas_bezier_decode(const eahas_bezier *b, int L, float *out) {
   int n = b->degree;
@@ -162,7 +173,14 @@ void eahas_bezier_decode(const eahas_bezier *b, int L, float *out) {
   /* A coarse table of u at uniform t brackets every root of u(t) = s; inverse linear
    * interpolation starts two Newton steps kept inside the bracket. */
   double tu[DECODE_TABLE + 1];
-  for (int k = 0; k <= DECODE_TABLE; k++) tu[k] = horner(n, cu, (double)k / DECODE_TABLE);
+  switch (n) {
+  case 3: u_table(3, cu, tu); break;
+  case 4: u_table(4, cu, tu); break;
+  case 5: u_table(5, cu, tu); break;
+  case 6: u_table(6, cu, tu); break;
+  case 7: u_table(7, cu, tu); break;
+  default: u_table(8, cu, tu); break;
+  }
   tu[0] = 0.0;
   tu[DECODE_TABLE] = 1.0;
   double s[EAHAS_MAX_EPOCHS], lo[EAHAS_MAX_EPOCHS], hi[EAHAS_MAX_EPOCHS], t[EAHAS_MAX_EPOCHS];
