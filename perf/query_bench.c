@@ -96,10 +96,11 @@ static double curves_only(const eahas_surrogate *s, const eahas_preset *p, const
     for (int i = 0; i < n; i++) {
       float x[EAHAS_ENCODING_LEN];
       eahas_config_encode(&cfg[i], p, x);
+      eahas_bezier mus[EAHAS_NUM_CURVES];
+      eahas__surrogate_predict_all(s, x, mus, NULL); /* every member and kind, as queries do */
       for (int k = 0; k < EAHAS_NUM_CURVES; k++) {
         if (!(s->curves_mask & (1 << k))) continue;
-        eahas_bezier mu;
-        eahas_surrogate_predict_curve(s, k, x, &cfg[i], &mu, NULL);
+        eahas_bezier mu = mus[k];
         eahas_bezier_make_monotone(&mu);
         eahas_bezier_decode(&mu, cfg[i].epochs, out);
         sink += out[0];
