@@ -186,9 +186,23 @@ void eahas_bezier_decode(const eahas_bezier *b, int L, float *out) {
   double s[EAHAS_MAX_EPOCHS], lo[EAHAS_MAX_EPOCHS], hi[EAHAS_MAX_EPOCHS], t[EAHAS_MAX_EPOCHS];
   int m = L - 2, k = 0;
   double ds = 1.0 / (L - 1);
+  /* The bracket of point j is k_j = #{i in 1..63 : tu[i] < s_j} (tu is non-decreasing): each
+   * table entry i is counted from the first point whose s_j exceeds it, found from tu[i] / ds
+   * and corrected with the exact comparison; then a running sum. (A merge of points and table,
+   * advancing k while tu[k + 1] < s_j, gives the same k but mispredicts a branch at every table
+   * step.) */
+  int from[EAHAS_MAX_EPOCHS + 1];
+  for (int j = 0; j <= m; j++) from[j] = 0;
+  for (int i = 1; i < DECODE_TABLE; i++) {
+    double q = tu[i] / ds;
+    int j = q > 0 ? (q < m ? (int)q : m) : 0; /* near the first j with tu[i] < (j + 1) ds */
+    while (j > 0 && tu[i] < j * ds) j--;
+    while (j < m && !(tu[i] < (j + 1) * ds)) j++;
+    from[j]++;
+  }
   for (int j = 0; j < m; j++) {
     double sj = (j + 1) * ds;
-    while (k < DECODE_TABLE - 1 && tu[k + 1] < sj) k++;
+    k += from[j];
     double a = (double)k / DECODE_TABLE, c = (double)(k + 1) / DECODE_TABLE, du = tu[k + 1] - tu[k];
     s[j] = sj;
     lo[j] = a;
