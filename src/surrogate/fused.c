@@ -87,7 +87,8 @@ static void place(const eahas__fused_trees *ft, const eahas_forest *f, int id, i
 }
 
 /* Distinct thresholds per feature of every inner node of every forest; 0, or 1 when some
- * feature has more than MAX_RANK + 1 of them (or memory ran out): then no fused walk. */
+ * feature has more than MAX_RANK + 1 of them, a threshold is NaN, or memory ran out: then no
+ * fused walk. */
 static int collect_thresholds(eahas__fused_trees *ft, const eahas_forest *const *fs, int n) {
   size_t total = 0;
   for (int i = 0; i < n; i++) total += (size_t)fs[i]->n_nodes;
@@ -103,6 +104,11 @@ static int collect_thresholds(eahas__fused_trees *ft, const eahas_forest *const 
   for (int i = 0; i < n; i++)
     for (int id = 0; id < fs[i]->n_nodes; id++)
       if (!is_leaf(fs[i], id)) {
+        if (isnan(fs[i]->nodes[id].value)) { /* cannot be ranked (XGBoost never writes one) */
+          free(all);
+          free(feat_of);
+          return 1;
+        }
         all[k] = fs[i]->nodes[id].value;
         feat_of[k++] = (int)((fs[i]->nodes[id].bits >> 23) & 255u);
       }

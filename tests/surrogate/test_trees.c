@@ -126,6 +126,11 @@ static void test_fused_forests(void **state) {
   assert_null(eahas__fused_trees_build(&dp, 1));
   eahas_forest_free(&deep);
   free(model);
+  /* a NaN threshold cannot be ranked: not fused */
+  float saved = f[3].nodes[f[3].roots[0]].value;
+  f[3].nodes[f[3].roots[0]].value = NAN;
+  assert_null(eahas__fused_trees_build(fs, NF));
+  f[3].nodes[f[3].roots[0]].value = saved;
   for (int k = 0; k < NF; k++) eahas_forest_free(&f[k]);
   free(X); free(y); free(Xt);
 }
