@@ -61,12 +61,25 @@ def bernstein(n, t):
     return binom * t[:, None] ** k * (1 - t[:, None]) ** (n - k)
 
 
+def monotone(u):
+    """The least-squares non-decreasing fit of the inner control x (pool adjacent violators, as
+    eahas_bezier_make_monotone), clamped to [0, 1]; the endpoints stay 0 and 1."""
+    blocks = []  # [mean, count]
+    for v in u[1:-1].tolist():
+        blocks.append([v, 1])
+        while len(blocks) > 1 and blocks[-2][0] > blocks[-1][0]:
+            (a, m), (b, k) = blocks[-2], blocks.pop()
+            blocks[-1] = [(a * m + b * k) / (m + k), m + k]
+    inner = [min(max(v, 0.0), 1.0) for v, k in blocks for _ in range(k)]
+    return torch.tensor([0.0] + inner + [1.0], dtype=torch.float64)
+
+
 def decode(out, n, L, B):
     """Control points (layout [y0, yn, u1..u(n-1), y1..y(n-1)]) -> L values at x = 1..L."""
     out = out.double()
     u = torch.cat([torch.zeros(1, dtype=torch.float64), out[2:n + 1], torch.ones(1, dtype=torch.float64)])
     y = torch.cat([out[0:1], out[n + 1:2 * n], out[1:2]]) * 100
-    u = torch.cummax(u.clamp(0, 1), 0).values  # a monotone x
+    u = monotone(u)
     cu, cy = B @ u, B @ y
     s = torch.linspace(0, 1, L, dtype=torch.float64)
     i = torch.searchsorted(cu, s).clamp(1, len(cu) - 1)
