@@ -111,21 +111,27 @@ static double curves_only(const eahas_surrogate *s, const eahas_preset *p, const
   return sink > -1 ? done / (eahas_cpu_time_s() - c0) : 0;
 }
 
+/* The fitted surrogate stored in the benchmark file at path (for the parts and export modes,
+ * which work on the models directly). Returns 0, or 1 after printing the error. */
+static int load_surrogate(const char *path, const char *who, eahas_surrogate *s) {
+  eahas_table *t = NULL;
+  void *blob = NULL;
+  size_t len;
+  eahas_err e = {0};
+  int rc = eahas_table_open(path, 0, 1, &t, &e) || eahas_table_get_blob(t, EAHAS_SURROGATE_BLOB_NAME, &blob, &len, &e) ||
+           eahas_surrogate_load(blob, len, s, &e);
+  if (rc) fprintf(stderr, "%s: %s\n", who, e.msg);
+  if (t) eahas_table_close(t);
+  free(blob);
+  return rc;
+}
+
 static double curves_rate = 0;
 
 static int export(const char *path, const char *dir, const eahas_bench *b, const eahas_config *cfg, int n) {
-  eahas_table *t;
-  void *blob;
-  size_t len;
   eahas_surrogate s;
   eahas_err e = {0};
-  if (eahas_table_open(path, 0, 1, &t, &e) || eahas_table_get_blob(t, EAHAS_SURROGATE_BLOB_NAME, &blob, &len, &e) ||
-      eahas_surrogate_load(blob, len, &s, &e)) {
-    fprintf(stderr, "export: %s\n", e.msg);
-    return 1;
-  }
-  eahas_table_close(t);
-  free(blob);
+  if (load_surrogate(path, "export", &s)) return 1;
   char fn[1024];
   if (eahas_mkdir_p(dir, &e)) {
     fprintf(stderr, "export: %s\n", e.msg);
@@ -183,18 +189,9 @@ static int export(const char *path, const char *dir, const eahas_bench *b, const
  * the tree ensembles (the fused walk queries use, and one forest at a time), the full query. */
 enum { N_PARTS = 10 };
 static void parts(const char *path, const eahas_bench *b, const eahas_config *cfg, int n, double seconds) {
-  eahas_table *t;
-  void *blob;
-  size_t len;
   eahas_surrogate s;
   eahas_err e = {0};
-  if (eahas_table_open(path, 0, 1, &t, &e) || eahas_table_get_blob(t, EAHAS_SURROGATE_BLOB_NAME, &blob, &len, &e) ||
-      eahas_surrogate_load(blob, len, &s, &e)) {
-    fprintf(stderr, "parts: %s\n", e.msg);
-    return;
-  }
-  eahas_table_close(t);
-  free(blob);
+  if (load_surrogate(path, "parts", &s)) return;
   static eahas_forest f[EAHAS_NUM_TQ * EAHAS_MAX_MEMBERS];
   const eahas_forest *fs[EAHAS_NUM_TQ * EAHAS_MAX_MEMBERS];
   int nf = EAHAS_NUM_TQ * s.members;
