@@ -331,8 +331,10 @@ float eahas_forest_predict(const eahas_forest *f, const float *x) {
       for (int i = 0; i < W; i++) {
         const eahas_forest_node nd = nodes[id[i]];
         float v = x[(nd.bits >> 23) & 255u];
+        uint32_t left = nd.bits & 0x7fffffu;
         uint32_t right = (uint32_t)(v >= nd.value) | ((uint32_t)(isnan(v) != 0) & (nd.bits >> 31));
-        id[i] = (int32_t)((nd.bits & 0x7fffffu) + right);
+        /* a leaf points to itself and stays, even for x = +inf (+inf >= its +inf threshold) */
+        id[i] = (int32_t)(left + (right & (uint32_t)(left != (uint32_t)id[i])));
       }
     for (int i = 0; i < W; i++) s += leaf[id[i]];
   }

@@ -70,16 +70,17 @@ static void test_forest_matches_xgboost(void **state) {
 /* The fused walk of many forests (queries) equals eahas_forest_predict bit for bit, on the
  * AVX-512 path (where the CPU has it) and on the portable one: forests of depths 1 to 6 and of
  * different tree counts side by side, 37 of them (two groups of 32 lanes), with inputs that sit
- * exactly on thresholds. A NaN input is refused (callers fall back); too deep forests are not
- * fused. */
+ * exactly on thresholds, and infinite ones. A NaN input is refused (callers fall back); too deep
+ * forests are not fused. */
 static void test_fused_forests(void **state) {
   (void)state;
   enum { NF = 37, N = 200, M = 300 };
   float *X = malloc(sizeof(float) * 26 * N), *y = malloc(sizeof(float) * N), *Xt = malloc(sizeof(float) * 26 * M);
   make_data(N, 5, X, y);
   make_data(M, 6, Xt, NULL);
-  for (int i = 0; i < 26; i++) Xt[i] = X[26 + i]; /* training rows: values equal to thresholds */
+  for (int i = 0; i < 26; i++) Xt[i] = X[26 + i]; /* training rows */
   for (int i = 0; i < 26; i++) Xt[26 + i] = X[2 * 26 + i];
+  for (int i = 0; i < 26; i++) Xt[2 * 26 + i] = i % 2 ? INFINITY : -INFINITY; /* infinite inputs */
   static eahas_forest f[NF];
   const eahas_forest *fs[NF];
   for (int k = 0; k < NF; k++) {
@@ -92,6 +93,25 @@ static void test_fused_forests(void **state) {
     fs[k] = &f[k];
     free(model);
   }
+  /* XGBoost's exact method splits at midpoints, so the data rows rarely sit on a threshold:
+     rows 3..99 get, per feature, the threshold of a random split on that feature, or -0 */
+  eahas_rng rr;
+  eahas_rng_seed(&rr, 99);
+  for (int i = 3; i < 100; i++)
+    for (int ff = 0; ff < 26; ff++) {
+      if (eahas_rng_below(&rr, 10) == 0) {
+        Xt[26 * i + ff] = -0.0f;
+        continue;
+      }
+      for (int tries = 0; tries < 500; tries++) {
+        const eahas_forest *F = fs[eahas_rng_below(&rr, NF)];
+        int id = (int)eahas_rng_below(&rr, (uint64_t)F->n_nodes);
+        if (F->nodes[id].value != INFINITY && (int)((F->nodes[id].bits >> 23) & 255u) == ff) {
+          Xt[26 * i + ff] = F->nodes[id].value;
+          break;
+        }
+      }
+    }
   eahas__fused_trees *ft = eahas__fused_trees_build(fs, NF);
   assert_non_null(ft);
   assert_true(eahas__fused_trees_bytes(ft) > 0);
@@ -133,6 +153,30 @@ static void test_fused_forests(void **state) {
   f[3].nodes[f[3].roots[0]].value = saved;
   for (int k = 0; k < NF; k++) eahas_forest_free(&f[k]);
   free(X); free(y); free(Xt);
+}
+
+/* Infinite inputs follow XGBoost's rule "left when x < threshold": +inf goes right at every
+ * split, and a leaf (stored with threshold +inf) stays a leaf even for x = +inf. A hand-written
+ * model: tree 0 splits feature 0 at 0.5 (leaves 1 and 2), tree 1 is a single leaf 0.25 (the
+ * stump ends its walk before the forest's depth), and the lockstep block is padded with the
+ * zero leaf. */
+static void test_forest_infinite_input(void **state) {
+  (void)state;
+  const char *json =
+      "{\"learner\":{\"objective\":{\"name\":\"reg:squarederror\"},"
+      "\"learner_model_param\":{\"base_score\":\"5E-1\",\"num_feature\":\"2\"},"
+      "\"gradient_booster\":{\"model\":{\"trees\":["
+      "{\"left_children\":[1,-1,-1],\"right_children\":[2,-1,-1],\"split_indices\":[0,0,0],"
+      "\"split_conditions\":[0.5,1,2],\"default_left\":[1,0,0]},"
+      "{\"left_children\":[-1],\"right_children\":[-1],\"split_indices\":[0],"
+      "\"split_conditions\":[0.25],\"default_left\":[0]}]}}}}";
+  eahas_forest f;
+  eahas_err e = {0};
+  assert_int_equal(eahas_forest_from_json(json, strlen(json), &f, &e), 0);
+  const float xs[][2] = {{INFINITY, 0}, {-INFINITY, INFINITY}, {0.5f, INFINITY}, {0.4f, 0}, {NAN, INFINITY}};
+  const float want[] = {0.5f + 2.25f, 0.5f + 1.25f, 0.5f + 2.25f, 0.5f + 1.25f, 0.5f + 1.25f};
+  for (int i = 0; i < 5; i++) assert_float_equal(eahas_forest_predict(&f, xs[i]), want[i], 0.0f);
+  eahas_forest_free(&f);
 }
 
 static void test_forest_errors(void **state) {
@@ -181,7 +225,7 @@ static void test_metrics(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_forest_matches_xgboost), cmocka_unit_test(test_fused_forests),
-    cmocka_unit_test(test_forest_errors),
+    cmocka_unit_test(test_forest_infinite_input), cmocka_unit_test(test_forest_errors),
     cmocka_unit_test(test_metrics),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
