@@ -10,12 +10,15 @@ BENCH=data/fashion-mnist.eahas
 NEW=data/.fashion-mnist.eahas.new
 mkdir -p out
 rm -f "$NEW"
-trap 'rm -f "$NEW"' EXIT
+trap 'rm -f "$NEW" out/eval-report.txt.new' EXIT
 "$EAHAS" collect data/sweep -o "$NEW"
 "$EAHAS" fit "$NEW" "$@"
-"$EAHAS" eval "$NEW" >out/eval-report.txt
+"$EAHAS" eval "$NEW" >out/eval-report.txt.new
 mv "$NEW" "$BENCH"
+mv out/eval-report.txt.new out/eval-report.txt
 trap - EXIT
 "$EAHAS" table stats "$BENCH"
-scripts/demo.sh | scripts/readme_demo.py
+# the README changes only if the whole demo succeeded (sh has no pipefail)
+scripts/demo.sh >out/demo-output.txt
+scripts/readme_demo.py <out/demo-output.txt
 echo "refreshed $BENCH; eval table in out/eval-report.txt; README demo output updated"

@@ -96,9 +96,14 @@ const char *eahas_gnuplot_find(void);
  * so; scripts and data are written), or an error. */
 int eahas_plot_regret(const char *search_dir, const char *outdir, eahas_err *err);
 
-/* Learning curves of one config: recorded (if the benchmark file has the run: val, test, test EMA)
- * and surrogate (val, test) from the bench (or from obj if bench_path is NULL). Writes
- * curves.dat, curves.gp (+ .svg, .png). */
+/* Learning curves of one config c (accuracy in percent against epoch 1..L): recorded (if the
+ * benchmark file at bench_path has the run: val, test, test EMA) and predicted (val, test) by b,
+ * or by obj when b is NULL. With b and obj both NULL only the recorded run is plotted (a file
+ * without fitted surrogates). Writes outdir/curves.dat (one row per epoch, "nan" where a
+ * curve is absent), curves.gp (+ .svg, .png with gnuplot). Returns 0, EAHAS_EUNAVAIL (gnuplot
+ * absent; data and script written), EAHAS_EINVAL (bench_path, b and obj all NULL),
+ * EAHAS_ENOTFOUND (recorded-only mode and c not recorded), a table-open error in that mode,
+ * or the query's / writing's error. Curves as EA-HAS-Bench's per-epoch records. */
 int eahas_plot_curves(const char *bench_path, const eahas_bench *b, const eahas_objective *obj,
                       const eahas_config *c, const char *outdir, eahas_err *err);
 

@@ -278,6 +278,7 @@ int eahas_query(const eahas_bench *b, const eahas_config *c, const eahas_query_o
       out->tec_kwh_cum[i] = e / 3.6e6;
     }
     out->iec_j_per_image = exp(lq[EAHAS_TQ_IEC]);
+    _Static_assert(sizeof out->energy_method == sizeof b->energy_method, "energy_method buffers differ in size");
     memcpy(out->energy_method, b->energy_method, sizeof out->energy_method);
   }
   out->final_test_acc = out->test_acc[E - 1];
