@@ -20,7 +20,7 @@ if command -v sqlite3 >/dev/null 2>&1; then # unfitted: a recorded config plots 
   grep -q "recorded curves only" "$T/err" || fail "unfitted: no note on stderr"
   grep -q "test EMA (recorded)" "$T/u/curves.gp" || fail "unfitted: recorded curves missing"
   grep -q "title 'val (surrogate)'" "$T/u/curves.gp" && fail "unfitted: surrogate curves plotted"
-  awk '!/^#/ { n++; if ($2 == "nan" || $5 != "nan") bad = 1 } END { exit bad || n == 0 }' "$T/u/curves.dat" \
+  awk '!/^#/ { n++; if ($2 ~ /nan/ || $5 !~ /^-?nan$/) bad = 1 } END { exit bad || n == 0 }' "$T/u/curves.dat" \
     || fail "unfitted: recorded columns should be full, surrogate columns NaN"
   UNREC=d=12,w0=64,wa=20.3,wm=2.712,gw=8,lr=0.1,opt=sgd,sched=cos,cutout=16,epochs=100
   EAHAS_GNUPLOT= "$B" plot curves "$T/b.eahas" --config "$UNREC" -o "$T/v" 2>"$T/err"; [ $? -eq 1 ] \
@@ -49,7 +49,7 @@ if command -v sqlite3 >/dev/null 2>&1; then # a recorded config: its curves incl
   REC=$(sqlite3 "$T/b.eahas" "select * from configs limit 1" | cut -d'|' -f3)
   EAHAS_GNUPLOT= "$B" plot curves "$T/b.eahas" --config "$REC" -o "$T/r" 2>/dev/null || fail "plot curves (recorded)"
   grep -q "test EMA (recorded)" "$T/r/curves.gp" || fail "recorded curves missing"
-  awk '!/^#/ { if ($2 == "nan") bad = 1 } END { exit bad }' "$T/r/curves.dat" || fail "recorded values missing"
+  awk '!/^#/ { if ($2 ~ /nan/) bad = 1 } END { exit bad }' "$T/r/curves.dat" || fail "recorded values missing"
 fi
 EAHAS_GNUPLOT= "$B" plot pareto "$T/b.eahas" -o "$T/p" 2>"$T/err" || fail "plot pareto"
 grep -q "Pareto front of [1-9]" "$T/err" || fail "pareto front size"
