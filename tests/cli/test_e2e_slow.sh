@@ -6,11 +6,9 @@
 # records (data/sweep/records): the 2 fresh runs sit beside them, are looked up exactly, and the
 # fitted file is queried and searched.
 set -eu
-B="${EAHAS_BIN:?EAHAS_BIN must name the eahas binary}"
-T=$(mktemp -d /tmp/eahas_test_e2e.XXXXXX)
-trap 'rm -rf "$T"' EXIT
+fail_fast=1
+. "$(dirname "$0")/lib.sh"
 export EAHAS_LOCK_DIR="$T/locks"
-fail() { echo "FAIL: $*" >&2; exit 1; }
 [ -r /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || { echo "skip: no Fashion-MNIST"; exit 0; }
 
 "$B" sweep plan --preset fashion-mnist -n 2 --seed 5 -o "$T/plan.jsonl" >/dev/null || fail "plan"

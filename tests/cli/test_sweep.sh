@@ -3,12 +3,10 @@
 # reproducible, every trainer misbehaviour fails its run with a reason while the sweep goes on,
 # retries, --jobs marks records energy_shared, bad arguments exit 1.
 set -eu
-B="${EAHAS_BIN:?EAHAS_BIN must name the eahas binary}"
-T=$(mktemp -d /tmp/eahas_test_sweep.XXXXXX)
-trap 'rm -rf "$T"' EXIT
+fail_fast=1
+. "$(dirname "$0")/lib.sh"
 export EAHAS_LOCK_DIR="$T/locks"  # energy-domain locks private to this test
 FAKE="sh $(pwd)/tests/sweep/fake_trainer.sh"
-fail() { echo "FAIL: $*" >&2; exit 1; }
 
 # --- plan: N distinct ids, same seed same plan, another seed another plan
 "$B" sweep plan --preset fashion-mnist -n 6 --seed 11 -o "$T/plan.jsonl" >/dev/null

@@ -3,12 +3,10 @@
 # with a reason per file while the good ones are collected; collecting twice changes nothing;
 # table get returns exactly the record that was collected; table stats counts it all.
 set -eu
-B="${EAHAS_BIN:?EAHAS_BIN must name the eahas binary}"
-T=$(mktemp -d /tmp/eahas_test_collect.XXXXXX)
-trap 'rm -rf "$T"' EXIT
+fail_fast=1
+. "$(dirname "$0")/lib.sh"
 export EAHAS_LOCK_DIR="$T/locks"
 FAKE="sh $(pwd)/tests/sweep/fake_trainer.sh"
-fail() { echo "FAIL: $*" >&2; exit 1; }
 
 "$B" sweep plan --preset fashion-mnist -n 5 --seed 3 -o "$T/plan.jsonl" >/dev/null
 "$B" sweep run "$T/plan.jsonl" --out "$T/s" --epochs 4 --trainer "$FAKE" >/dev/null 2>&1 || fail "sweep"

@@ -3,11 +3,9 @@
 # train` in a child process), collected into a benchmark file and read back with `table get`.
 # Plan seed 5 draws four small networks (5.1, 6.0, 7.0 and 20.2 MFLOPs), so this takes minutes.
 set -eu
-B="${EAHAS_BIN:?EAHAS_BIN must name the eahas binary}"
-T=$(mktemp -d /tmp/eahas_test_real_sweep.XXXXXX)
-trap 'rm -rf "$T"' EXIT
+fail_fast=1
+. "$(dirname "$0")/lib.sh"
 export EAHAS_LOCK_DIR="$T/locks"
-fail() { echo "FAIL: $*" >&2; exit 1; }
 
 "$B" sweep plan --preset fashion-mnist -n 4 --seed 5 -o "$T/plan.jsonl" >/dev/null
 "$B" sweep run "$T/plan.jsonl" --out "$T/s" --epochs 2 --threads 1 --retries 0 >"$T/out" 2>"$T/err" ||
