@@ -207,10 +207,10 @@ int eahas_plot_curves(const char *bench_path, const eahas_bench *b, const eahas_
   int have_rec = 0;
   if (!rc && bench_path) {
     eahas_err e2 = {0};
-    have_rec = recorded_run(bench_path, b ? eahas_bench_preset(b) : obj ? obj->preset : NULL, c, &rec,
-                            surrogate ? &e2 : err);
-    if (have_rec < 0) rc = surrogate ? 0 : have_rec;
-    if (have_rec < 0) have_rec = 0;
+    int found = recorded_run(bench_path, b ? eahas_bench_preset(b) : obj ? obj->preset : NULL, c, &rec,
+                             surrogate ? &e2 : err);
+    if (found < 0 && !surrogate) rc = found; /* a file that cannot be read matters only when nothing else is plotted */
+    have_rec = found > 0;
     if (!rc && !surrogate && !have_rec) {
       char cfg[EAHAS_CONFIG_TEXT_MAX];
       eahas_config_format(c, cfg, sizeof cfg);
