@@ -67,6 +67,17 @@ size_t eahas_bench_memory(const eahas_bench *b);
 int eahas_query(const eahas_bench *b, const eahas_config *c, const eahas_query_opts *o,
                 eahas_query_result *out, eahas_err *err);
 
+/* Answers n configs c[0..n) with the options o (may be NULL): out[i] is what eahas_query(b, &c[i],
+ * o, &out[i], ...) gives, bit for bit, but computed in blocks of 16 configs, so that each MLP's
+ * weights and each tree step are read once per block (several times the throughput of single
+ * queries on CPUs with AVX-512; elsewhere it answers one at a time). A config that fails leaves
+ * its out[i] unspecified and does not stop the others. rcs (may be NULL) gets each config's
+ * error code (0: answered). Returns 0 when all were answered, else the first failing config's
+ * code, with err naming its index ("config 3 of the batch: ..."). Errors: those of eahas_query.
+ * Thread-safe like eahas_query; scratch on the stack (about 60 KB), no allocation. */
+int eahas_query_batch(const eahas_bench *b, const eahas_config *c, int n, const eahas_query_opts *o,
+                      eahas_query_result *out, int *rcs, eahas_err *err);
+
 /* ---- Bezier curves (REFERENCE.md §6) --------------------------------------------------- */
 
 #define EAHAS_BEZIER_MIN_DEGREE 3

@@ -188,48 +188,53 @@ static int tabular_answer(const eahas_bench *b, const eahas_config *c, int E, ea
 
 /* ---- surrogate answers ---------------------------------------------------------------- */
 
-static void predict_trees(const eahas_bench *b, const float *x, eahas_rng *noise, double mean[EAHAS_NUM_TQ]) {
+/* Ensemble mean (plus noise) of each tree quantity from the members' raw predictions v[q * K + m],
+ * in log space: the ensemble mean is a geometric mean. */
+static void trees_mean(const eahas_bench *b, const float *v, eahas_rng *noise, double mean[EAHAS_NUM_TQ]) {
   int K = b->s.members;
-  float v_all[EAHAS_NUM_TQ * EAHAS_MAX_MEMBERS];
-  int fused = b->fused && eahas__fused_trees_predict(b->fused, x, v_all) == 0;
   for (int q = 0; q < EAHAS_NUM_TQ; q++) {
     double s = 0, s2 = 0;
     for (int m = 0; m < K; m++) {
-      double v = fused ? v_all[q * K + m] : eahas_forest_predict(&b->forest[q][m], x);
-      s += v;
-      s2 += v * v;
+      double x = v[q * K + m];
+      s += x;
+      s2 += x * x;
     }
     double mu = s / K;
     if (noise) {
       double var = s2 / K - mu * mu;
       mu += (var > 0 ? sqrt(var) : 0) * eahas_rng_normal(noise);
     }
-    mean[q] = mu; /* log space: the ensemble mean is a geometric mean */
+    mean[q] = mu;
   }
 }
 
-static void predict_curves(const eahas_bench *b, const eahas_config *c, const float *x, eahas_rng *noise, int L,
-                           eahas_query_result *out) {
+static void predict_trees(const eahas_bench *b, const float *x, float v[EAHAS_NUM_TQ * EAHAS_MAX_MEMBERS]) {
+  int K = b->s.members;
+  if (b->fused && eahas__fused_trees_predict(b->fused, x, v) == 0) return;
+  for (int q = 0; q < EAHAS_NUM_TQ; q++)
+    for (int m = 0; m < K; m++) v[q * K + m] = eahas_forest_predict(&b->forest[q][m], x);
+}
+
+/* The curves from the ensemble's control points (mus, and sds with noise): noise drawn in a
+ * fixed order, monotone x, decoding at x = 1..L, clamping to [0, 100] %. */
+static void finish_curves(const eahas_bench *b, const eahas_bezier *mus, const eahas_bezier *sds, eahas_rng *noise,
+                          int L, eahas_query_result *out) {
   float *dst[EAHAS_NUM_CURVES] = {out->test_acc, out->test_acc_plain, out->val_acc, out->train_acc};
   int n = b->s.degree;
-  eahas_bezier mus[EAHAS_NUM_CURVES], sds[EAHAS_NUM_CURVES];
-  (void)c;
-  eahas__surrogate_predict_all(&b->s, x, mus, noise ? sds : NULL); /* every member of every kind */
   for (int k = 0; k < EAHAS_NUM_CURVES; k++) {
     if (!(b->s.curves_mask & (1 << k))) {
       for (int i = 0; i < L; i++) dst[k][i] = NAN;
       continue;
     }
-    eahas_bezier mu = mus[k], sd;
-    if (noise) sd = sds[k];
+    eahas_bezier mu = mus[k];
     if (noise)
       for (int j = 0; j <= n; j++) {
         /* fixed draw order: y0, yn, then u and y of the inner points */
-        if (j == 0) mu.y[0] += sd.y[0] * eahas_rng_normal(noise);
-        else if (j == n) mu.y[n] += sd.y[n] * eahas_rng_normal(noise);
+        if (j == 0) mu.y[0] += sds[k].y[0] * eahas_rng_normal(noise);
+        else if (j == n) mu.y[n] += sds[k].y[n] * eahas_rng_normal(noise);
         else {
-          mu.u[j] += sd.u[j] * eahas_rng_normal(noise);
-          mu.y[j] += sd.y[j] * eahas_rng_normal(noise);
+          mu.u[j] += sds[k].u[j] * eahas_rng_normal(noise);
+          mu.y[j] += sds[k].y[j] * eahas_rng_normal(noise);
         }
       }
     eahas_bezier_make_monotone(&mu);
@@ -241,8 +246,40 @@ static void predict_curves(const eahas_bench *b, const eahas_config *c, const fl
   }
 }
 
-int eahas_query(const eahas_bench *b, const eahas_config *c, const eahas_query_opts *o,
-                eahas_query_result *out, eahas_err *err) {
+/* Time, TEC and IEC from the trees' raw member predictions; the final values. */
+static void finish_answer(const eahas_bench *b, const float *tree_v, eahas_rng *noise, eahas_query_result *out) {
+  int E = out->epochs;
+  double lq[EAHAS_NUM_TQ];
+  trees_mean(b, tree_v, noise, lq);
+  double st = exp(lq[EAHAS_TQ_TIME]), ft = st * exp(lq[EAHAS_TQ_TIME_FIRST]);
+  double se = exp(lq[EAHAS_TQ_ENERGY]), fe = se * exp(lq[EAHAS_TQ_ENERGY_FIRST]);
+  double t = ft, e = fe;
+  out->time_s_cum[0] = t;
+  out->tec_kwh_cum[0] = e / 3.6e6;
+  for (int i = 1; i < E; i++) {
+    t += st;
+    e += se;
+    out->time_s_cum[i] = t;
+    out->tec_kwh_cum[i] = e / 3.6e6;
+  }
+  out->iec_j_per_image = exp(lq[EAHAS_TQ_IEC]);
+  _Static_assert(sizeof out->energy_method == sizeof b->energy_method, "energy_method buffers differ in size");
+  memcpy(out->energy_method, b->energy_method, sizeof out->energy_method);
+}
+
+static void finals(eahas_query_result *out) {
+  int E = out->epochs;
+  out->final_test_acc = out->test_acc[E - 1];
+  out->final_test_acc_plain = out->test_acc_plain[E - 1];
+  out->final_val_acc = out->val_acc[E - 1];
+  out->final_train_acc = out->train_acc[E - 1];
+  out->train_time_s = out->time_s_cum[E - 1];
+  out->tec_kwh = out->tec_kwh_cum[E - 1];
+}
+
+/* What every answer starts with: validation, the fidelity, complexity. */
+static int begin_answer(const eahas_bench *b, const eahas_config *c, const eahas_query_opts *o,
+                        eahas_query_result *out, eahas_err *err) {
   int rc = eahas_config_validate(c, b->preset, 0, err);
   if (rc) return rc;
   int E = (o && o->epochs) ? o->epochs : c->epochs;
@@ -250,42 +287,87 @@ int eahas_query(const eahas_bench *b, const eahas_config *c, const eahas_query_o
     return eahas_err_set(err, EAHAS_EINVAL, "epochs=%d is outside [1, %d] (the config's max epochs)", E, c->epochs);
   out->epochs = E;
   out->from_table = 0;
-  if ((rc = eahas_config_complexity(c, b->preset, NULL, &out->cx, err))) return rc;
+  return eahas_config_complexity(c, b->preset, NULL, &out->cx, err);
+}
+
+static eahas_rng *noise_of(const eahas_config *c, const eahas_query_opts *o, eahas_rng *rng) {
+  if (!o || !o->noise) return NULL;
+  eahas_rng_seed_key(rng, o->noise_seed, eahas_config_hash(c));
+  return rng;
+}
+
+int eahas_query(const eahas_bench *b, const eahas_config *c, const eahas_query_opts *o,
+                eahas_query_result *out, eahas_err *err) {
+  int rc = begin_answer(b, c, o, out, err);
+  if (rc) return rc;
   if (o && o->tabular) {
-    if ((rc = tabular_answer(b, c, E, out, err))) return rc;
+    if ((rc = tabular_answer(b, c, out->epochs, out, err))) return rc;
   } else {
-    float x[EAHAS_ENCODING_LEN];
+    float x[EAHAS_ENCODING_LEN], v[EAHAS_NUM_TQ * EAHAS_MAX_MEMBERS];
     eahas_config_encode(c, b->preset, x);
-    eahas_rng rng, *noise = NULL;
-    if (o && o->noise) {
-      eahas_rng_seed_key(&rng, o->noise_seed, eahas_config_hash(c));
-      noise = &rng;
-    }
+    eahas_rng rng, *noise = noise_of(c, o, &rng);
+    eahas_bezier mus[EAHAS_NUM_CURVES], sds[EAHAS_NUM_CURVES];
+    eahas__surrogate_predict_all(&b->s, x, mus, noise ? sds : NULL); /* every member of every kind */
     /* Curves are decoded at the config's own length: a fidelity E < max epochs is a prefix of
-     * that curve, as in the original (the lr schedule runs over max epochs). */
-    predict_curves(b, c, x, noise, c->epochs, out);
-    double lq[EAHAS_NUM_TQ];
-    predict_trees(b, x, noise, lq);
-    double st = exp(lq[EAHAS_TQ_TIME]), ft = st * exp(lq[EAHAS_TQ_TIME_FIRST]);
-    double se = exp(lq[EAHAS_TQ_ENERGY]), fe = se * exp(lq[EAHAS_TQ_ENERGY_FIRST]);
-    double t = ft, e = fe;
-    out->time_s_cum[0] = t;
-    out->tec_kwh_cum[0] = e / 3.6e6;
-    for (int i = 1; i < E; i++) {
-      t += st;
-      e += se;
-      out->time_s_cum[i] = t;
-      out->tec_kwh_cum[i] = e / 3.6e6;
-    }
-    out->iec_j_per_image = exp(lq[EAHAS_TQ_IEC]);
-    _Static_assert(sizeof out->energy_method == sizeof b->energy_method, "energy_method buffers differ in size");
-    memcpy(out->energy_method, b->energy_method, sizeof out->energy_method);
+     * that curve, as in the original (the lr schedule runs over max epochs). Curve noise is drawn
+     * before tree noise. */
+    finish_curves(b, mus, sds, noise, c->epochs, out);
+    predict_trees(b, x, v);
+    finish_answer(b, v, noise, out);
   }
-  out->final_test_acc = out->test_acc[E - 1];
-  out->final_test_acc_plain = out->test_acc_plain[E - 1];
-  out->final_val_acc = out->val_acc[E - 1];
-  out->final_train_acc = out->train_acc[E - 1];
-  out->train_time_s = out->time_s_cum[E - 1];
-  out->tec_kwh = out->tec_kwh_cum[E - 1];
+  finals(out);
   return 0;
+}
+
+/* One block of at most EAHAS__MLP_BLOCK configs that passed begin_answer: the MLPs and the
+ * trees of all of them at once, then each answer as eahas_query finishes it. */
+static void answer_block(const eahas_bench *b, const eahas_config *const *cs, int n, const eahas_query_opts *o,
+                         eahas_query_result *const *outs) {
+  enum { QB = EAHAS__MLP_BLOCK, NV = EAHAS_NUM_TQ * EAHAS_MAX_MEMBERS };
+  float x[QB][EAHAS_ENCODING_LEN], xT[EAHAS_ENCODING_LEN * QB];
+  float v[QB][NV];
+  for (int q = 0; q < QB; q++) eahas_config_encode(cs[q < n ? q : 0], b->preset, x[q]); /* pad with the first */
+  for (int f = 0; f < EAHAS_ENCODING_LEN; f++)
+    for (int q = 0; q < QB; q++) xT[f * QB + q] = x[q][f];
+  eahas_bezier mus[QB][EAHAS_NUM_CURVES], sds[QB][EAHAS_NUM_CURVES];
+  if (eahas__surrogate_predict_block(&b->s, xT, mus, o && o->noise ? sds : NULL))
+    for (int q = 0; q < n; q++) eahas__surrogate_predict_all(&b->s, x[q], mus[q], o && o->noise ? sds[q] : NULL);
+  int ok[QB];
+  if (b->fused) eahas__fused_trees_predict_block(b->fused, &x[0][0], EAHAS_ENCODING_LEN, n, &v[0][0], NV, ok);
+  for (int q = 0; q < n; q++) {
+    if (!b->fused || !ok[q]) predict_trees(b, x[q], v[q]);
+    eahas_rng rng, *noise = noise_of(cs[q], o, &rng);
+    finish_curves(b, mus[q], sds[q], noise, cs[q]->epochs, outs[q]);
+    finish_answer(b, v[q], noise, outs[q]);
+    finals(outs[q]);
+  }
+}
+
+int eahas_query_batch(const eahas_bench *b, const eahas_config *c, int n, const eahas_query_opts *o,
+                      eahas_query_result *out, int *rcs, eahas_err *err) {
+  int first_rc = 0;
+  const eahas_config *cs[EAHAS__MLP_BLOCK];
+  eahas_query_result *outs[EAHAS__MLP_BLOCK];
+  int nb = 0;
+  for (int i = 0; i < n; i++) {
+    eahas_err e1 = {0};
+    int rc = (o && o->tabular) ? eahas_query(b, &c[i], o, &out[i], &e1) : begin_answer(b, &c[i], o, &out[i], &e1);
+    if (rcs) rcs[i] = rc;
+    if (rc) {
+      if (!first_rc) {
+        first_rc = rc;
+        eahas_err_set(err, rc, "config %d of the batch: %s", i, e1.msg);
+      }
+      continue;
+    }
+    if (o && o->tabular) continue;
+    cs[nb] = &c[i];
+    outs[nb++] = &out[i];
+    if (nb == EAHAS__MLP_BLOCK) {
+      answer_block(b, cs, nb, o, outs);
+      nb = 0;
+    }
+  }
+  if (nb) answer_block(b, cs, nb, o, outs);
+  return first_rc;
 }

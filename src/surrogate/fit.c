@@ -194,6 +194,27 @@ void eahas__surrogate_predict_all(const eahas_surrogate *s, const float *x26, ea
     }
 }
 
+int eahas__surrogate_predict_block(const eahas_surrogate *s, const float *xT,
+                                   eahas_bezier mean[][EAHAS_NUM_CURVES], eahas_bezier (*sd)[EAHAS_NUM_CURVES]) {
+  enum { QB = EAHAS__MLP_BLOCK };
+  int K = s->members, no = 2 * s->degree;
+  float outT[EAHAS_MAX_MEMBERS][2 * EAHAS_BEZIER_MAX_DEGREE * QB];
+  for (int k = 0; k < EAHAS_NUM_CURVES; k++) {
+    if (!(s->curves_mask & (1 << k))) continue;
+    for (int m = 0; m < K; m++)
+      if (eahas__mlp_forward_block(&s->mlp[k][m], xT, outT[m])) return -1;
+    for (int q = 0; q < QB; q++) {
+      float buf[EAHAS_MAX_MEMBERS][2 * EAHAS_BEZIER_MAX_DEGREE], *outs[EAHAS_MAX_MEMBERS];
+      for (int m = 0; m < K; m++) {
+        for (int j = 0; j < no; j++) buf[m][j] = outT[m][j * QB + q];
+        outs[m] = buf[m];
+      }
+      members_to_bezier(s, outs, &mean[q][k], sd ? &sd[q][k] : NULL);
+    }
+  }
+  return 0;
+}
+
 /* ---- fitting --------------------------------------------------------------------------- */
 
 static int check_opts(const eahas_fit_opts *o, eahas_err *err) {

@@ -229,79 +229,104 @@ static void predict_generic(const eahas__fused_trees *ft, const uint16_t *bins, 
 #ifdef FUSED_X86
 /* The depth is a compile-time constant (see the switch below): the path selection unrolls into
  * straight bit operations. */
+/* nq queries (bins[q * LANES ..]) walked together, step by step: a step's nodes and leaves
+ * (3 KB at depth 4) are read from memory once and stay in L1 for the other queries. The depth is
+ * a compile-time constant (see the switch below): the path selection unrolls into straight bit
+ * operations. */
 __attribute__((target("avx512f,avx512bw"), always_inline)) static inline void
-predict_avx512_d(const eahas__fused_trees *ft, const uint16_t *bins, int g, float *acc, const int D) {
+predict_avx512_d(const eahas__fused_trees *ft, const uint16_t *bins, int nq, int g, float *acc, const int D) {
   const int ni = (1 << D) - 1, nl = 1 << D;
   const size_t per_n = (size_t)ni * LANES, per_l = (size_t)nl * LANES;
-  const __m512i vb = _mm512_loadu_si512((const void *)bins);
-  __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+  for (int q = 0; q < nq; q++) {
+    _mm512_storeu_ps(acc + (size_t)q * LANES, _mm512_setzero_ps());
+    _mm512_storeu_ps(acc + (size_t)q * LANES + 16, _mm512_setzero_ps());
+  }
   for (int t = 0; t < ft->steps; t++) {
     size_t gs = (size_t)g * ft->steps + (size_t)t;
     const uint16_t *nd = ft->node + gs * per_n;
     const float *lf = ft->leaf + gs * per_l;
-    uint32_t m[(1 << MAX_DEPTH) - 1];
-    for (int k = 0; k < ni; k++) {
-      __m512i w = _mm512_loadu_si512((const void *)(nd + (size_t)k * LANES));
-      m[k] = (uint32_t)_mm512_cmpgt_epu16_mask(_mm512_permutexvar_epi16(w, vb), _mm512_srli_epi16(w, 5));
-    }
-    /* c[l]: per lane, 1 if the walk goes right at level l; the node at level l is selected by
-     * c[0..l) (c[0] the high bit) from the masks of that level, lowest bit first. */
-    uint32_t c[MAX_DEPTH], cand[1 << (MAX_DEPTH - 1)];
-    for (int l = 0; l < D; l++) {
-      int n = 1 << l;
-      for (int i = 0; i < n; i++) cand[i] = m[n - 1 + i];
-      for (int j = l - 1; j >= 0; j--) {
+    for (int q = 0; q < nq; q++) {
+      const __m512i vb = _mm512_loadu_si512((const void *)(bins + (size_t)q * LANES));
+      uint32_t m[(1 << MAX_DEPTH) - 1];
+      for (int k = 0; k < ni; k++) {
+        __m512i w = _mm512_loadu_si512((const void *)(nd + (size_t)k * LANES));
+        m[k] = (uint32_t)_mm512_cmpgt_epu16_mask(_mm512_permutexvar_epi16(w, vb), _mm512_srli_epi16(w, 5));
+      }
+      /* c[l]: per lane, 1 if the walk goes right at level l; the node at level l is selected by
+       * c[0..l) (c[0] the high bit) from the masks of that level, lowest bit first. */
+      uint32_t c[MAX_DEPTH], cand[1 << (MAX_DEPTH - 1)];
+      for (int l = 0; l < D; l++) {
+        int n = 1 << l;
+        for (int i = 0; i < n; i++) cand[i] = m[n - 1 + i];
+        for (int j = l - 1; j >= 0; j--) {
+          n >>= 1;
+          for (int i = 0; i < n; i++) cand[i] = cand[2 * i] ^ ((cand[2 * i] ^ cand[2 * i + 1]) & c[j]);
+        }
+        c[l] = cand[0];
+      }
+      /* The leaf: the same selection over the leaf vectors with blends (a gather is slower). */
+      __m512 v0[1 << MAX_DEPTH], v1[1 << MAX_DEPTH];
+      for (int i = 0; i < nl; i++) {
+        v0[i] = _mm512_loadu_ps(lf + (size_t)i * LANES);
+        v1[i] = _mm512_loadu_ps(lf + (size_t)i * LANES + 16);
+      }
+      for (int j = D - 1, n = nl; j >= 0; j--) {
         n >>= 1;
-        for (int i = 0; i < n; i++) cand[i] = cand[2 * i] ^ ((cand[2 * i] ^ cand[2 * i + 1]) & c[j]);
+        __mmask16 k0 = (__mmask16)(c[j] & 0xffffu), k1 = (__mmask16)(c[j] >> 16);
+        for (int i = 0; i < n; i++) {
+          v0[i] = _mm512_mask_blend_ps(k0, v0[2 * i], v0[2 * i + 1]);
+          v1[i] = _mm512_mask_blend_ps(k1, v1[2 * i], v1[2 * i + 1]);
+        }
       }
-      c[l] = cand[0];
+      float *a = acc + (size_t)q * LANES;
+      _mm512_storeu_ps(a, _mm512_add_ps(_mm512_loadu_ps(a), v0[0]));
+      _mm512_storeu_ps(a + 16, _mm512_add_ps(_mm512_loadu_ps(a + 16), v1[0]));
     }
-    /* The leaf: the same selection over the leaf vectors with blends (a gather is slower). */
-    __m512 v0[1 << MAX_DEPTH], v1[1 << MAX_DEPTH];
-    for (int i = 0; i < nl; i++) {
-      v0[i] = _mm512_loadu_ps(lf + (size_t)i * LANES);
-      v1[i] = _mm512_loadu_ps(lf + (size_t)i * LANES + 16);
-    }
-    for (int j = D - 1, n = nl; j >= 0; j--) {
-      n >>= 1;
-      __mmask16 k0 = (__mmask16)(c[j] & 0xffffu), k1 = (__mmask16)(c[j] >> 16);
-      for (int i = 0; i < n; i++) {
-        v0[i] = _mm512_mask_blend_ps(k0, v0[2 * i], v0[2 * i + 1]);
-        v1[i] = _mm512_mask_blend_ps(k1, v1[2 * i], v1[2 * i + 1]);
-      }
-    }
-    a0 = _mm512_add_ps(a0, v0[0]);
-    a1 = _mm512_add_ps(a1, v1[0]);
   }
-  _mm512_storeu_ps(acc, a0);
-  _mm512_storeu_ps(acc + 16, a1);
 }
 
 __attribute__((target("avx512f,avx512bw"))) static void predict_avx512(const eahas__fused_trees *ft,
-                                                                       const uint16_t *bins, int g, float *acc) {
+                                                                       const uint16_t *bins, int nq, int g,
+                                                                       float *acc) {
   switch (ft->depth) {
-  case 1: predict_avx512_d(ft, bins, g, acc, 1); break;
-  case 2: predict_avx512_d(ft, bins, g, acc, 2); break;
-  case 3: predict_avx512_d(ft, bins, g, acc, 3); break;
-  case 4: predict_avx512_d(ft, bins, g, acc, 4); break;
-  case 5: predict_avx512_d(ft, bins, g, acc, 5); break;
-  default: predict_avx512_d(ft, bins, g, acc, 6); break;
+  case 1: predict_avx512_d(ft, bins, nq, g, acc, 1); break;
+  case 2: predict_avx512_d(ft, bins, nq, g, acc, 2); break;
+  case 3: predict_avx512_d(ft, bins, nq, g, acc, 3); break;
+  case 4: predict_avx512_d(ft, bins, nq, g, acc, 4); break;
+  case 5: predict_avx512_d(ft, bins, nq, g, acc, 5); break;
+  default: predict_avx512_d(ft, bins, nq, g, acc, 6); break;
   }
 }
 #endif
 
 int eahas__fused_trees_predict(const eahas__fused_trees *ft, const float *x, float *out) {
-  uint16_t bins[LANES];
-  if (bins_of(ft, x, bins)) return -1;
-  for (int g = 0; g < ft->n_groups; g++) {
-    float acc[LANES];
+  int ok;
+  eahas__fused_trees_predict_block(ft, x, EAHAS_ENCODING_LEN, 1, out, ft->n_forests, &ok);
+  return ok ? 0 : -1;
+}
+
+void eahas__fused_trees_predict_block(const eahas__fused_trees *ft, const float *x, int ldx, int nq, float *out,
+                                      int ldo, int *ok) {
+  enum { QMAX = 16 };
+  uint16_t bins[QMAX * LANES];
+  float acc[QMAX * LANES];
+  for (int q0 = 0; q0 < nq; q0 += QMAX) {
+    int n = nq - q0 < QMAX ? nq - q0 : QMAX, nv = 0, idx[QMAX];
+    for (int q = 0; q < n; q++) { /* the queries without NaN, packed */
+      ok[q0 + q] = bins_of(ft, x + (size_t)(q0 + q) * ldx, bins + (size_t)nv * LANES) == 0;
+      idx[nv] = q0 + q;
+      nv += ok[q0 + q];
+    }
+    for (int g = 0; g < ft->n_groups; g++) {
 #ifdef FUSED_X86
-    if (ft->use_avx512 && !eahas__fused_trees_force_generic) predict_avx512(ft, bins, g, acc);
-    else
+      if (ft->use_avx512 && !eahas__fused_trees_force_generic) predict_avx512(ft, bins, nv, g, acc);
+      else
 #endif
-      predict_generic(ft, bins, g, acc);
-    int n = ft->n_forests - g * LANES < LANES ? ft->n_forests - g * LANES : LANES;
-    for (int i = 0; i < n; i++) out[g * LANES + i] = acc[i] + ft->base[g * LANES + i];
+        for (int q = 0; q < nv; q++) predict_generic(ft, bins + (size_t)q * LANES, g, acc + (size_t)q * LANES);
+      int nf = ft->n_forests - g * LANES < LANES ? ft->n_forests - g * LANES : LANES;
+      for (int q = 0; q < nv; q++)
+        for (int i = 0; i < nf; i++)
+          out[(size_t)idx[q] * ldo + g * LANES + i] = acc[(size_t)q * LANES + i] + ft->base[g * LANES + i];
+    }
   }
-  return 0;
 }

@@ -19,14 +19,30 @@ void eahas__fused_trees_free(eahas__fused_trees *ft);
 size_t eahas__fused_trees_bytes(const eahas__fused_trees *ft);
 /* out[i] = eahas_forest_predict(fs[i], x) bit for bit; -1 (nothing written) if x has a NaN. */
 int eahas__fused_trees_predict(const eahas__fused_trees *ft, const float *x, float *out);
+/* nq inputs at once (x[q * ldx + f]): out[q * ldo + i] as eahas__fused_trees_predict gives it;
+ * ok[q] = 0 (nothing written for q) where input q has a NaN. Each step's nodes are read once per
+ * 16 inputs. */
+void eahas__fused_trees_predict_block(const eahas__fused_trees *ft, const float *x, int ldx, int nq, float *out,
+                                      int ldo, int *ok);
 /* Tests: 1 forces the portable walk even where AVX-512BW is available. */
 extern int eahas__fused_trees_force_generic;
 
 /* out[i][0..n_out) = eahas_mlp_forward(m[i], x) bit for bit, for n networks on one input,
  * evaluated two at a time (mlp.c). */
 void eahas__mlp_forward_many(const eahas_mlp *const *m, int n, const float *x, float *const *out);
+/* One network on a block of EAHAS__MLP_BLOCK inputs, feature-major: xT[i * BLOCK + q] is input i
+ * of query q (n_arch + n_hp rows), outT[o * BLOCK + q] gets output o (n_out rows), equal to
+ * eahas_mlp_forward(m, x_q) bit for bit (mlp.c). Returns 0, or -1 (nothing written) where the
+ * CPU lacks AVX-512: then evaluate one input at a time. */
+#define EAHAS__MLP_BLOCK 16
+int eahas__mlp_forward_block(const eahas_mlp *m, const float *xT, float *outT);
 /* Every modelled curve kind at once: mean[k] as eahas_surrogate_predict_curve gives it (and sd[k]
  * when sd != NULL); kinds not in s->curves_mask are left untouched (fit.c). */
 void eahas__surrogate_predict_all(const eahas_surrogate *s, const float *x26, eahas_bezier mean[EAHAS_NUM_CURVES],
                                   eahas_bezier *sd);
+/* eahas__surrogate_predict_all for a block of EAHAS__MLP_BLOCK inputs given feature-major
+ * (xT[f * BLOCK + q]): mean[q][k] (and sd[q][k] when sd != NULL) bit for bit as one at a time.
+ * Returns 0, or -1 (nothing written) where eahas__mlp_forward_block declines (fit.c). */
+int eahas__surrogate_predict_block(const eahas_surrogate *s, const float *xT,
+                                   eahas_bezier mean[][EAHAS_NUM_CURVES], eahas_bezier (*sd)[EAHAS_NUM_CURVES]);
 #endif

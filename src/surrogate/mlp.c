@@ -261,6 +261,110 @@ void eahas__mlp_forward_many(const eahas_mlp *const *m, int n, const float *x, f
     for (int o = 0; o < m0->n_sigmoid; o++) out[j][o] = sigmoidf(out[j][o]);
 }
 
+/* ---- one MLP on a block of inputs (batch queries) ------------------------------------- */
+
+/* Activations are feature-major, Q = EAHAS__MLP_BLOCK queries side by side (x[i * Q + q]), so a
+ * layer is, per block of 8 outputs, a sum over inputs of (Q-vector of x_i) * broadcast w[i, o]:
+ * each weight is read once per Q queries and the 8 x Q accumulators stay in registers. Every
+ * output is b + x[0] w[0] + x[1] w[1] + ... in index order with separate multiply and add, every
+ * input used: eahas_mlp_forward's sums bit for bit. */
+#define Q EAHAS__MLP_BLOCK
+#define OB 8
+
+/* 16 floats are one AVX-512 register; without AVX-512 the block path is declined (-1) and
+ * queries take the one-at-a-time path, which is faster there than 512-bit vectors split in four. */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define BLOCK_X86 1
+#define BLOCK_TARGET __attribute__((target("avx512f")))
+#else
+#define BLOCK_TARGET
+#endif
+
+/* Q floats as one GCC/Clang vector: 512-bit in the x86-64-v4 clone, split into halves or quarters
+ * elsewhere. The element-wise * and + are the scalar operations, rounding included. */
+typedef float vq __attribute__((vector_size(Q * sizeof(float))));
+typedef int32_t vqi __attribute__((vector_size(Q * sizeof(float))));
+
+/* Loads and stores through memcpy (no alignment assumed); ReLU as a mask: x > 0 keeps x, else +0,
+ * as the scalar path's (x > 0 ? x : 0). Macros, since a function returning a 512-bit vector
+ * changes the ABI outside the AVX-512 clone. */
+#define LOAD_Q(v, p) memcpy(&(v), (p), sizeof(vq))
+#define STORE_Q(p, v, relu)                                               \
+  do {                                                                    \
+    vq v_ = (v);                                                          \
+    if (relu) v_ = (vq)((vqi)v_ & (vqi)(v_ > 0.0f));                      \
+    memcpy((p), &v_, sizeof(vq));                                         \
+  } while (0)
+
+BLOCK_TARGET static inline __attribute__((always_inline)) void dense_q(const float *restrict x, int nin, const float *restrict W,
+                                                          const float *restrict b, const int nout,
+                                                          float *restrict y, int relu) {
+  int o0 = 0;
+  for (; o0 + OB <= nout; o0 += OB) {
+    vq acc[OB];
+    for (int o = 0; o < OB; o++) acc[o] = (vq){0} + b[o0 + o];
+    for (int i = 0; i < nin; i++) {
+      vq xi;
+      LOAD_Q(xi, x + (size_t)i * Q);
+      const float *restrict w = W + (size_t)i * nout + o0;
+      for (int o = 0; o < OB; o++) acc[o] += xi * w[o];
+    }
+    for (int o = 0; o < OB; o++) STORE_Q(y + (size_t)(o0 + o) * Q, acc[o], relu);
+  }
+  for (; o0 < nout; o0++) { /* the tail of fewer than 8 outputs */
+    vq acc = (vq){0} + b[o0];
+    for (int i = 0; i < nin; i++) {
+      vq xi;
+      LOAD_Q(xi, x + (size_t)i * Q);
+      acc += xi * W[(size_t)i * nout + o0];
+    }
+    STORE_Q(y + (size_t)o0 * Q, acc, relu);
+  }
+}
+
+BLOCK_TARGET static inline __attribute__((always_inline)) void forward_q(const eahas_mlp *m, const int h, const int no,
+                                                            const float *xT, float *outT) {
+  float c[2 * EAHAS_MLP_MAX_HIDDEN * Q], z1[EAHAS_MLP_MAX_HIDDEN * Q], z2[EAHAS_MLP_MAX_HIDDEN * Q];
+  dense_q(xT, m->n_arch, m->Wa, m->ba, h, c, 1);
+  dense_q(xT + (size_t)m->n_arch * Q, m->n_hp, m->Wh, m->bh, h, c + (size_t)h * Q, 1);
+  dense_q(c, 2 * h, m->W1, m->b1, h, z1, 1);
+  dense_q(z1, h, m->W2, m->b2, h, z2, 1);
+  dense_q(z2, h, m->W3, m->b3, h, z1, 1);
+  dense_q(z1, h, m->Wo, m->bo, no, outT, 0);
+}
+
+BLOCK_TARGET
+static void forward_block(const eahas_mlp *m, const float *xT, float *outT) {
+  if (m->hidden == 32 && m->n_out == 10) forward_q(m, 32, 10, xT, outT);
+  else if (m->hidden == 16 && m->n_out == 10) forward_q(m, 16, 10, xT, outT);
+  else if (m->hidden == 64 && m->n_out == 10) forward_q(m, 64, 10, xT, outT);
+  else forward_q(m, m->hidden, m->n_out, xT, outT);
+  for (int o = 0; o < m->n_sigmoid; o++)
+    for (int q = 0; q < Q; q++) outT[(size_t)o * Q + q] = sigmoidf(outT[(size_t)o * Q + q]);
+}
+
+int eahas__mlp_forward_block(const eahas_mlp *m, const float *xT, float *outT) {
+#ifdef BLOCK_X86
+  static int ok = -1;
+  if (ok < 0) {
+    __builtin_cpu_init();
+    ok = __builtin_cpu_supports("avx512f") != 0;
+  }
+  if (!ok) return -1;
+  forward_block(m, xT, outT);
+  return 0;
+#else
+  (void)m;
+  (void)xT;
+  (void)outT;
+  return -1;
+#endif
+}
+#undef Q
+#undef OB
+#undef LOAD_Q
+#undef STORE_Q
+
 /* Backward through y = b + W^T x: accumulates dW, db and, if dx != NULL, writes dx. */
 static void dense_back(const float *x, int nin, const float *W, int nout, const float *dy,
                        float *dW, float *db, float *dx) {

@@ -8,6 +8,7 @@
 #include <cmocka.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "eahas/surrogate.h"
@@ -164,6 +165,70 @@ static void test_threads_agree(void **state) {
   for (int i = 0; i < 40; i++) assert_true(js[i / 10].res[i % 10] == serial.res[i] && serial.res[i] > 0);
 }
 
+/* The answers that matter of two query results are the same, bit for bit. */
+static int same_answer(const eahas_query_result *a, const eahas_query_result *b) {
+  size_t E = (size_t)a->epochs;
+  return a->epochs == b->epochs && a->from_table == b->from_table &&
+         !memcmp(a->test_acc, b->test_acc, sizeof(float) * E) && !memcmp(a->val_acc, b->val_acc, sizeof(float) * E) &&
+         !memcmp(a->train_acc, b->train_acc, sizeof(float) * E) &&
+         !memcmp(a->test_acc_plain, b->test_acc_plain, sizeof(float) * E) &&
+         !memcmp(a->time_s_cum, b->time_s_cum, sizeof(double) * E) &&
+         !memcmp(a->tec_kwh_cum, b->tec_kwh_cum, sizeof(double) * E) && !memcmp(&a->final_test_acc, &b->final_test_acc, 4) &&
+         !memcmp(&a->final_val_acc, &b->final_val_acc, 4) && !memcmp(&a->tec_kwh, &b->tec_kwh, 8) &&
+         !memcmp(&a->train_time_s, &b->train_time_s, 8) && !memcmp(&a->iec_j_per_image, &b->iec_j_per_image, 8) &&
+         a->cx.params == b->cx.params && a->cx.flops == b->cx.flops && a->cx.acts == b->cx.acts &&
+         !strcmp(a->energy_method, b->energy_method);
+}
+
+/* A batch answers each config exactly as a single query does, for every kind of options, across
+ * block boundaries (37 configs: 16 + 16 + 5), with failing configs in the middle that leave the
+ * others answered: their codes in rcs, the first one returned and named by index. */
+static void test_batch_matches_single(void **state) {
+  (void)state;
+  enum { N = 37 };
+  static eahas_config c[N];
+  static eahas_query_result got[N], want;
+  int rcs[N];
+  eahas_rng r;
+  eahas_rng_seed(&r, 77);
+  for (int i = 0; i < N; i++) {
+    if (i % 2) c[i] = runs[i].config; /* recorded */
+    else assert_int_equal(eahas_config_sample(&r, P, 0, &c[i], NULL), 0);
+  }
+  c[5].wm1000 = 1600; /* invalid: outside cifar10's wm range */
+  int n50 = 0;
+  for (int i = 0; i < N; i++) n50 += c[i].epochs == 50;
+  assert_true(n50 > 0 && n50 < N - 1);
+  eahas_query_opts opts[] = {{0}, {.noise = 1, .noise_seed = 5}, {.epochs = 50}, {.epochs = 60}, {.tabular = 1},
+                             {.epochs = 60, .noise = 1, .noise_seed = 6}};
+  for (size_t k = 0; k < sizeof opts / sizeof opts[0]; k++) {
+    eahas_err e = {0}, e1 = {0};
+    int rc = eahas_query_batch(B, c, N, &opts[k], got, rcs, &e);
+    int first = -1, answered = 0;
+    for (int i = 0; i < N; i++) {
+      int rc1 = eahas_query(B, &c[i], &opts[k], &want, &e1);
+      assert_int_equal(rcs[i], rc1);
+      if (rc1 && first < 0) first = i;
+      if (rc1) continue;
+      answered++;
+      if (!same_answer(&got[i], &want)) fail_msg("options %zu, config %d: batch and single answers differ", k, i);
+    }
+    assert_true(first >= 0 && answered > 10); /* config 5 fails under every option */
+    assert_int_equal(rc, rcs[first]);
+    char where[64];
+    snprintf(where, sizeof where, "config %d of the batch: ", first);
+    assert_non_null(strstr(e.msg, where));
+  }
+  /* all valid: 0, and rcs may be NULL; an empty batch is fine */
+  eahas_err e = {0};
+  assert_int_equal(eahas_query_batch(B, c + 6, 20, NULL, got, NULL, &e), 0);
+  for (int i = 0; i < 20; i++) {
+    assert_int_equal(eahas_query(B, &c[6 + i], NULL, &want, &e), 0);
+    assert_true(same_answer(&got[i], &want));
+  }
+  assert_int_equal(eahas_query_batch(B, c, 0, NULL, got, NULL, &e), 0);
+}
+
 static void test_eval(void **state) {
   (void)state;
   eahas_fit_opts o;
@@ -227,6 +292,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_no_model_yet), cmocka_unit_test(test_fit_and_query),
     cmocka_unit_test(test_noise_and_tabular), cmocka_unit_test(test_threads_agree),
+    cmocka_unit_test(test_batch_matches_single),
     cmocka_unit_test(test_eval), cmocka_unit_test(test_refusals),
   };
   return cmocka_run_group_tests(tests, setup, teardown);

@@ -127,6 +127,25 @@ static void test_fused_forests(void **state) {
       }
     }
     assert_int_equal(bad, 0);
+    /* many inputs at once (blocks of 16 and a tail), one of them with a NaN: the same sums,
+       and the NaN row flagged and left untouched */
+    float *blk = malloc(sizeof(float) * NF * M);
+    int *ok = malloc(sizeof(int) * M);
+    float keep = Xt[26 * 40 + 7];
+    Xt[26 * 40 + 7] = NAN;
+    for (int i = 0; i < NF * M; i++) blk[i] = -7.0f;
+    eahas__fused_trees_predict_block(ft, Xt, 26, M, blk, NF, ok);
+    for (int i = 0; i < M; i++) {
+      assert_int_equal(ok[i], i != 40);
+      for (int k = 0; k < NF; k++) {
+        float want = i == 40 ? -7.0f : eahas_forest_predict(fs[k], Xt + 26 * i);
+        bad += memcmp(&want, &blk[i * NF + k], sizeof want) != 0;
+      }
+    }
+    Xt[26 * 40 + 7] = keep;
+    assert_int_equal(bad, 0);
+    free(blk);
+    free(ok);
   }
   eahas__fused_trees_force_generic = 0;
   float out[NF], xn[26];
