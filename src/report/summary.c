@@ -32,22 +32,28 @@ typedef struct opt_job {
   eahas_err err;
 } opt_job;
 
+enum { OPT_BATCH = 64 }; /* configs per eahas_query_batch call */
+
 static void *opt_worker(void *arg) {
   opt_job *J = arg;
-  eahas_query_result *q = malloc(sizeof *q);
+  eahas_query_result *q = malloc(sizeof *q * OPT_BATCH);
   double best = -INFINITY;
   int best_i = -1, rc = 0;
   eahas_err e = {0};
   for (;;) {
     pthread_mutex_lock(&J->mu);
     int lo = J->next;
-    J->next += 256;
+    J->next += 4 * OPT_BATCH;
     pthread_mutex_unlock(&J->mu);
     if (lo >= J->n || !q) break;
-    int hi = lo + 256 < J->n ? lo + 256 : J->n;
-    for (int i = lo; i < hi && !rc; i++) {
-      if ((rc = eahas_query(J->b, &J->cfgs[i], NULL, q, &e))) break;
-      if (q->final_test_acc > best || (q->final_test_acc == best && i < best_i)) best = q->final_test_acc, best_i = i;
+    int hi = lo + 4 * OPT_BATCH < J->n ? lo + 4 * OPT_BATCH : J->n;
+    for (int i0 = lo; i0 < hi && !rc; i0 += OPT_BATCH) {
+      int k = hi - i0 < OPT_BATCH ? hi - i0 : OPT_BATCH;
+      if ((rc = eahas_query_batch(J->b, &J->cfgs[i0], k, NULL, q, NULL, &e))) break;
+      for (int j = 0; j < k; j++) {
+        int i = i0 + j;
+        if (q[j].final_test_acc > best || (q[j].final_test_acc == best && i < best_i)) best = q[j].final_test_acc, best_i = i;
+      }
     }
     if (rc) break;
   }
