@@ -345,12 +345,8 @@ static void forward_block(const eahas_mlp *m, const float *xT, float *outT) {
 
 int eahas__mlp_forward_block(const eahas_mlp *m, const float *xT, float *outT) {
 #ifdef BLOCK_X86
-  static int ok = -1;
-  if (ok < 0) {
-    __builtin_cpu_init();
-    ok = __builtin_cpu_supports("avx512f") != 0;
-  }
-  if (!ok) return -1;
+  /* libgcc fills the CPU model before constructors run: a read-only test, safe from any thread */
+  if (!__builtin_cpu_supports("avx512f")) return -1;
   forward_block(m, xT, outT);
   return 0;
 #else
