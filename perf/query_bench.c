@@ -44,6 +44,7 @@ enum { CHUNK = 64 }; /* configs per eahas_query_batch call, as `eahas query -` d
 static void *run(void *arg) {
   job *j = arg;
   eahas_query_result *r = malloc(sizeof *r * CHUNK);
+  if (!r) return NULL;
   eahas_query_opts o = {.noise = j->noise, .noise_seed = 1};
   double t0 = eahas_now_s(), c0 = eahas_cpu_time_s();
   long done = 0;

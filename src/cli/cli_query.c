@@ -206,10 +206,10 @@ int cli_query(int argc, char **argv) {
       else cli_error("%s: %s", where, err.msg);
       status = worst(status, 1);
     }
+    int e = errno, read_failed = ferror(stdin); /* before the flush's printing can change errno */
     status = worst(status, flush(b, &p, &o, json));
-    int e = errno;
     free(line);
-    if (ferror(stdin)) { /* stdin redirected from a directory is bad input */
+    if (read_failed) { /* stdin redirected from a directory is bad input */
       cli_error("reading stdin failed after line %ld: %s", ln, strerror(e));
       status = e == EISDIR ? 1 : 2;
     }

@@ -49,7 +49,11 @@ static void *opt_worker(void *arg) {
     int hi = lo + 4 * OPT_BATCH < J->n ? lo + 4 * OPT_BATCH : J->n;
     for (int i0 = lo; i0 < hi && !rc; i0 += OPT_BATCH) {
       int k = hi - i0 < OPT_BATCH ? hi - i0 : OPT_BATCH;
-      if ((rc = eahas_query_batch(J->b, &J->cfgs[i0], k, NULL, q, NULL, &e))) break;
+      if ((rc = eahas_query_batch(J->b, &J->cfgs[i0], k, NULL, q, NULL, &e))) {
+        for (int j = 0; j < k; j++) /* the failing config's own message, without the batch index */
+          if (eahas_query(J->b, &J->cfgs[i0 + j], NULL, q, &e)) break;
+        break;
+      }
       for (int j = 0; j < k; j++) {
         int i = i0 + j;
         if (q[j].final_test_acc > best || (q[j].final_test_acc == best && i < best_i)) best = q[j].final_test_acc, best_i = i;

@@ -345,6 +345,7 @@ static void answer_block(const eahas_bench *b, const eahas_config *const *cs, in
 
 int eahas_query_batch(const eahas_bench *b, const eahas_config *c, int n, const eahas_query_opts *o,
                       eahas_query_result *out, int *rcs, eahas_err *err) {
+  if (n < 0) return eahas_err_set(err, EAHAS_EINVAL, "batch of %d configs: the count must be >= 0", n);
   int first_rc = 0;
   const eahas_config *cs[EAHAS__MLP_BLOCK];
   eahas_query_result *outs[EAHAS__MLP_BLOCK];

@@ -288,6 +288,13 @@ typedef int32_t vqi __attribute__((vector_size(Q * sizeof(float))));
 /* Loads and stores through memcpy (no alignment assumed); ReLU as a mask: x > 0 keeps x, else +0,
  * as the scalar path's (x > 0 ? x : 0). Macros, since a function returning a 512-bit vector
  * changes the ABI outside the AVX-512 clone. */
+/* b in every element, -0 kept (0 + b would turn a -0 bias into +0, unlike the scalar path) */
+BLOCK_TARGET static inline __attribute__((always_inline)) vq splat(float b) {
+  vq v;
+  for (int q = 0; q < Q; q++) v[q] = b;
+  return v;
+}
+
 #define LOAD_Q(v, p) memcpy(&(v), (p), sizeof(vq))
 #define STORE_Q(p, v, relu)                                               \
   do {                                                                    \
@@ -302,7 +309,7 @@ BLOCK_TARGET static inline __attribute__((always_inline)) void dense_q(const flo
   int o0 = 0;
   for (; o0 + OB <= nout; o0 += OB) {
     vq acc[OB];
-    for (int o = 0; o < OB; o++) acc[o] = (vq){0} + b[o0 + o];
+    for (int o = 0; o < OB; o++) acc[o] = splat(b[o0 + o]);
     for (int i = 0; i < nin; i++) {
       vq xi;
       LOAD_Q(xi, x + (size_t)i * Q);
@@ -312,7 +319,7 @@ BLOCK_TARGET static inline __attribute__((always_inline)) void dense_q(const flo
     for (int o = 0; o < OB; o++) STORE_Q(y + (size_t)(o0 + o) * Q, acc[o], relu);
   }
   for (; o0 < nout; o0++) { /* the tail of fewer than 8 outputs */
-    vq acc = (vq){0} + b[o0];
+    vq acc = splat(b[o0]);
     for (int i = 0; i < nin; i++) {
       vq xi;
       LOAD_Q(xi, x + (size_t)i * Q);

@@ -174,7 +174,8 @@ static int same_answer(const eahas_query_result *a, const eahas_query_result *b)
          !memcmp(a->test_acc_plain, b->test_acc_plain, sizeof(float) * E) &&
          !memcmp(a->time_s_cum, b->time_s_cum, sizeof(double) * E) &&
          !memcmp(a->tec_kwh_cum, b->tec_kwh_cum, sizeof(double) * E) && !memcmp(&a->final_test_acc, &b->final_test_acc, 4) &&
-         !memcmp(&a->final_val_acc, &b->final_val_acc, 4) && !memcmp(&a->tec_kwh, &b->tec_kwh, 8) &&
+         !memcmp(&a->final_test_acc_plain, &b->final_test_acc_plain, 4) &&
+         !memcmp(&a->final_train_acc, &b->final_train_acc, 4) && !memcmp(&a->final_val_acc, &b->final_val_acc, 4) && !memcmp(&a->tec_kwh, &b->tec_kwh, 8) &&
          !memcmp(&a->train_time_s, &b->train_time_s, 8) && !memcmp(&a->iec_j_per_image, &b->iec_j_per_image, 8) &&
          a->cx.params == b->cx.params && a->cx.flops == b->cx.flops && a->cx.acts == b->cx.acts &&
          !strcmp(a->energy_method, b->energy_method);
@@ -227,6 +228,8 @@ static void test_batch_matches_single(void **state) {
     assert_true(same_answer(&got[i], &want));
   }
   assert_int_equal(eahas_query_batch(B, c, 0, NULL, got, NULL, &e), 0);
+  assert_int_equal(eahas_query_batch(B, c, -1, NULL, got, NULL, &e), EAHAS_EINVAL);
+  assert_non_null(strstr(e.msg, "batch of -1 configs"));
 }
 
 static void test_eval(void **state) {
