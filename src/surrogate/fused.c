@@ -34,6 +34,8 @@
 #define MAX_DEPTH 6
 #define NEVER ((uint16_t)(2047u << 5))
 #define MAX_RANK 2046
+#define QDEPTH 4 /* the query-vectorized walk: trees of depth <= 4 (16 leaves, one vector; written out for 4) */
+#define QB 16     /* queries per query-vectorized walk */
 
 struct eahas__fused_trees {
   int n_forests, n_groups, steps, depth, ni, nl; /* ni = 2^D - 1 nodes, nl = 2^D leaves */
@@ -42,6 +44,11 @@ struct eahas__fused_trees {
   int thr_off[EAHAS_ENCODING_LEN + 1];
   uint16_t *node;                /* [group][step][node][lane] */
   float *leaf;                   /* [group][step][leaf][lane] */
+  /* The same trees forest-major for walking 16 queries at once (depth <= 4; NULL otherwise):
+   * per forest and step, 15 nodes as (feat | rank << 5, byte offset of the feature's row of
+   * query bins) and 16 leaves. */
+  int32_t *qnode;                /* [forest][step][15][2] */
+  float *qleaf;                  /* [forest][step][16], 64-byte aligned */
   float base[];                  /* [group * LANES + lane] */
 };
 
@@ -132,6 +139,46 @@ static int collect_thresholds(eahas__fused_trees *ft, const eahas_forest *const 
   return rc;
 }
 
+/* The forest-major copy of the padded trees (depth <= QDEPTH), for the query-vectorized walk.
+ * Nodes of a shallower tree are padded to QDEPTH levels with never-right nodes, its leaves
+ * spread so that the walk's leaf index finds them. Left NULL when memory runs out. */
+static void build_query_major(eahas__fused_trees *ft) {
+  const int QN = (1 << QDEPTH) - 1, QL = 1 << QDEPTH, D = ft->depth;
+  size_t trees = (size_t)ft->n_forests * (size_t)ft->steps;
+  ft->qnode = malloc(sizeof(int32_t) * 2 * QN * trees);
+  ft->qleaf = aligned_alloc(64, sizeof(float) * QL * trees);
+  if (!ft->qnode || !ft->qleaf) {
+    free(ft->qnode);
+    free(ft->qleaf);
+    ft->qnode = NULL;
+    ft->qleaf = NULL;
+    return;
+  }
+  for (int i = 0; i < ft->n_forests; i++) {
+    int g = i / LANES, lane = i % LANES;
+    for (int t = 0; t < ft->steps; t++) {
+      size_t gs = (size_t)g * ft->steps + (size_t)t, ts = (size_t)i * ft->steps + (size_t)t;
+      const uint16_t *nd = ft->node + gs * (size_t)ft->ni * LANES;
+      const float *lf = ft->leaf + gs * (size_t)ft->nl * LANES;
+      int32_t *qn = ft->qnode + ts * 2 * QN;
+      float *ql = ft->qleaf + ts * QL;
+      for (int k = 0; k < QN; k++) {
+        int level = 31 - __builtin_clz((unsigned)k + 1u); /* node k sits at level floor(log2(k + 1)) */
+        uint16_t w = NEVER;
+        if (level < D) { /* node k of the QDEPTH tree is node k of the depth-D tree */
+          w = nd[(size_t)k * LANES + lane];
+        }
+        qn[2 * k] = (int32_t)w;
+        qn[2 * k + 1] = (int32_t)((w & 31u) * sizeof(int32_t) * QB);
+      }
+      /* leaf index of the QDEPTH walk = depth-D leaf index << (QDEPTH - D) + decisions below D,
+       * which are all "left" (never-right padding): leaf j of depth D sits at j << (QDEPTH - D) */
+      for (int j = 0; j < QL; j++) ql[j] = 0.0f;
+      for (int j = 0; j < ft->nl; j++) ql[j << (QDEPTH - D)] = lf[(size_t)j * LANES + lane];
+    }
+  }
+}
+
 eahas__fused_trees *eahas__fused_trees_build(const eahas_forest *const *fs, int n) {
   if (n < 1) return NULL;
   int depth = 0, steps = 0;
@@ -170,12 +217,15 @@ eahas__fused_trees *eahas__fused_trees_build(const eahas_forest *const *fs, int 
 #ifdef FUSED_X86
   __builtin_cpu_init();
   ft->use_avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
+  if (ft->use_avx512 && depth <= QDEPTH) build_query_major(ft);
 #endif
   return ft;
 }
 
 void eahas__fused_trees_free(eahas__fused_trees *ft) {
   if (!ft) return;
+  free(ft->qnode);
+  free(ft->qleaf);
   free(ft->thr);
   free(ft->node);
   free(ft->leaf);
@@ -299,6 +349,51 @@ __attribute__((target("avx512f,avx512bw"))) static void predict_avx512(const eah
 }
 #endif
 
+#ifdef FUSED_X86
+/* nq <= 16 queries in the lanes of one vector, one forest and tree at a time: the 15 node tests
+ * are 15 compares of a feature's row of 16 query bins (shifted left by 5, so that "bin > rank"
+ * is "bin << 5 > feat | rank << 5") with the node word broadcast; each query's path is picked
+ * from the compare masks with bit operations as in predict_avx512_d, and its leaf with one
+ * permute of the tree's 16 leaves. Each forest's lanes add their leaves in tree order: the same
+ * float sums as every other path. out[q * ldo + i] for forest i. */
+__attribute__((target("avx512f,avx512bw"))) static void predict_queries(const eahas__fused_trees *ft,
+                                                                        const uint16_t *bins, int nq, float *out,
+                                                                        int ldo, const int *idx) {
+  enum { QN = (1 << QDEPTH) - 1, QL = 1 << QDEPTH };
+  int32_t rows[EAHAS_ENCODING_LEN * QB] __attribute__((aligned(64)));
+  for (int f = 0; f < EAHAS_ENCODING_LEN; f++)
+    for (int q = 0; q < QB; q++) rows[f * QB + q] = q < nq ? (int32_t)bins[(size_t)q * LANES + f] << 5 : 0;
+  const char *rb = (const char *)rows;
+  const __m512i v8 = _mm512_set1_epi32(8), v4 = _mm512_set1_epi32(4), v2 = _mm512_set1_epi32(2), v1 = _mm512_set1_epi32(1);
+  for (int i = 0; i < ft->n_forests; i++) {
+    __m512 acc = _mm512_setzero_ps();
+    const int32_t *qn = ft->qnode + (size_t)i * ft->steps * 2 * QN;
+    const float *ql = ft->qleaf + (size_t)i * ft->steps * QL;
+    for (int t = 0; t < ft->steps; t++, qn += 2 * QN, ql += QL) {
+      uint32_t m[QN];
+      for (int k = 0; k < QN; k++)
+        m[k] = _mm512_cmpgt_epi32_mask(_mm512_load_si512((const void *)(rb + qn[2 * k + 1])), _mm512_set1_epi32(qn[2 * k]));
+      /* sel(c, a, b): per lane, b where c is set, else a. The node at level l is the one the
+       * decisions c0..c(l-1) lead to (c0 picks the half, c1 the quarter, ...). */
+#define SEL(c, a, b) ((a) ^ (((a) ^ (b)) & (c)))
+      uint32_t c0 = m[0], c1 = SEL(c0, m[1], m[2]);
+      uint32_t c2 = SEL(c0, SEL(c1, m[3], m[4]), SEL(c1, m[5], m[6]));
+      uint32_t c3 = SEL(c0, SEL(c1, SEL(c2, m[7], m[8]), SEL(c2, m[9], m[10])),
+                        SEL(c1, SEL(c2, m[11], m[12]), SEL(c2, m[13], m[14])));
+#undef SEL
+      __m512i li = _mm512_maskz_mov_epi32((__mmask16)c0, v8);
+      li = _mm512_mask_add_epi32(li, (__mmask16)c1, li, v4);
+      li = _mm512_mask_add_epi32(li, (__mmask16)c2, li, v2);
+      li = _mm512_mask_add_epi32(li, (__mmask16)c3, li, v1);
+      acc = _mm512_add_ps(acc, _mm512_permutexvar_ps(li, _mm512_load_ps(ql)));
+    }
+    float a[QB];
+    _mm512_storeu_ps(a, acc);
+    for (int q = 0; q < nq; q++) out[(size_t)idx[q] * ldo + i] = a[q] + ft->base[i];
+  }
+}
+#endif
+
 int eahas__fused_trees_predict(const eahas__fused_trees *ft, const float *x, float *out) {
   int ok;
   eahas__fused_trees_predict_block(ft, x, EAHAS_ENCODING_LEN, 1, out, ft->n_forests, &ok);
@@ -317,6 +412,12 @@ void eahas__fused_trees_predict_block(const eahas__fused_trees *ft, const float 
       idx[nv] = q0 + q;
       nv += ok[q0 + q];
     }
+#ifdef FUSED_X86
+    if (ft->qnode && nv > 1 && !eahas__fused_trees_force_generic) {
+      predict_queries(ft, bins, nv, out, ldo, idx);
+      continue;
+    }
+#endif
     for (int g = 0; g < ft->n_groups; g++) {
 #ifdef FUSED_X86
       if (ft->use_avx512 && !eahas__fused_trees_force_generic) predict_avx512(ft, bins, nv, g, acc);
