@@ -111,6 +111,9 @@ void eahas_bezier_point(const eahas_bezier *b, double t, double *u, double *y);
  * L = 1 gives y[0]). Control u must be monotone (eahas_bezier_make_monotone); the root of
  * u(t) = (j-1)/(L-1) is found by safeguarded Newton steps to 1e-12. No allocation. */
 void eahas_bezier_decode(const eahas_bezier *b, int L, float *out);
+/* The first E values of eahas_bezier_decode(b, L, .), bit for bit, computing only those
+ * (out[0..min(E, L))): a low fidelity of a long curve costs its own length. Nothing for E <= 0. */
+void eahas_bezier_decode_prefix(const eahas_bezier *b, int L, int E, float *out);
 
 /* ---- the MLP of the BSC (REFERENCE.md §6) ---------------------------------------------- */
 

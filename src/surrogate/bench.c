@@ -216,14 +216,16 @@ static void predict_trees(const eahas_bench *b, const float *x, float v[EAHAS_NU
 }
 
 /* The curves from the ensemble's control points (mus, and sds with noise): noise drawn in a
- * fixed order, monotone x, decoding at x = 1..L, clamping to [0, 100] %. */
+ * fixed order, monotone x, decoding at x = 1..out->epochs of the length-L curve, clamping to
+ * [0, 100] %. */
 static void finish_curves(const eahas_bench *b, const eahas_bezier *mus, const eahas_bezier *sds, eahas_rng *noise,
                           int L, eahas_query_result *out) {
+  const int E = out->epochs;
   float *dst[EAHAS_NUM_CURVES] = {out->test_acc, out->test_acc_plain, out->val_acc, out->train_acc};
   int n = b->s.degree;
   for (int k = 0; k < EAHAS_NUM_CURVES; k++) {
     if (!(b->s.curves_mask & (1 << k))) {
-      for (int i = 0; i < L; i++) dst[k][i] = NAN;
+      for (int i = 0; i < E; i++) dst[k][i] = NAN;
       continue;
     }
     eahas_bezier mu = mus[k];
@@ -238,8 +240,8 @@ static void finish_curves(const eahas_bench *b, const eahas_bezier *mus, const e
         }
       }
     eahas_bezier_make_monotone(&mu);
-    eahas_bezier_decode(&mu, L, dst[k]);
-    for (int i = 0; i < L; i++) {
+    eahas_bezier_decode_prefix(&mu, L, E, dst[k]); /* a fidelity E < L: the prefix only */
+    for (int i = 0; i < E; i++) {
       float v = dst[k][i];
       dst[k][i] = v < 0.0f ? 0.0f : v > 100.0f ? 100.0f : v;
     }

@@ -160,9 +160,12 @@ static inline __attribute__((always_inline)) void u_table(const int n, const dou
 }
 
 EAHAS_HOT
-void eahas_bezier_decode(const eahas_bezier *b, int L, float *out) {
+void eahas_bezier_decode(const eahas_bezier *b, int L, float *out) { eahas_bezier_decode_prefix(b, L, L, out); }
+
+void eahas_bezier_decode_prefix(const eahas_bezier *b, int L, int E, float *out) {
   int n = b->degree;
-  if (L <= 0) return;
+  if (L <= 0 || E <= 0) return;
+  if (E > L) E = L;
   if (L == 1) {
     out[0] = (float)b->y[0];
     return;
@@ -200,7 +203,8 @@ void eahas_bezier_decode(const eahas_bezier *b, int L, float *out) {
     while (j < m && !(tu[i] < (j + 1) * ds)) j++;
     from[j]++;
   }
-  for (int j = 0; j < m; j++) {
+  int me = E - 1 < m ? E - 1 : m; /* interior points inside the prefix: x = 2..min(E, L - 1) */
+  for (int j = 0; j < me; j++) {
     double sj = (j + 1) * ds;
     k += from[j];
     double a = (double)k / DECODE_TABLE, c = (double)(k + 1) / DECODE_TABLE, du = tu[k + 1] - tu[k];
@@ -210,15 +214,15 @@ void eahas_bezier_decode(const eahas_bezier *b, int L, float *out) {
     t[j] = du > 0 ? a + (sj - tu[k]) / du * (c - a) : 0.5 * (a + c);
   }
   switch (n) {
-  case 3: newton_pass(3, cu, cy, m, s, lo, hi, t, out + 1); break;
-  case 4: newton_pass(4, cu, cy, m, s, lo, hi, t, out + 1); break;
-  case 5: newton_pass(5, cu, cy, m, s, lo, hi, t, out + 1); break;
-  case 6: newton_pass(6, cu, cy, m, s, lo, hi, t, out + 1); break;
-  case 7: newton_pass(7, cu, cy, m, s, lo, hi, t, out + 1); break;
-  default: newton_pass(8, cu, cy, m, s, lo, hi, t, out + 1); break;
+  case 3: newton_pass(3, cu, cy, me, s, lo, hi, t, out + 1); break;
+  case 4: newton_pass(4, cu, cy, me, s, lo, hi, t, out + 1); break;
+  case 5: newton_pass(5, cu, cy, me, s, lo, hi, t, out + 1); break;
+  case 6: newton_pass(6, cu, cy, me, s, lo, hi, t, out + 1); break;
+  case 7: newton_pass(7, cu, cy, me, s, lo, hi, t, out + 1); break;
+  default: newton_pass(8, cu, cy, me, s, lo, hi, t, out + 1); break;
   }
   out[0] = (float)b->y[0];
-  out[L - 1] = (float)b->y[n];
+  if (E == L) out[L - 1] = (float)b->y[n];
 }
 
 /* Solves the SPD system A x = r (m x m, m <= 7) by Cholesky; returns -1 if not positive. */

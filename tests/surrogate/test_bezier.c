@@ -81,6 +81,38 @@ static void test_decode_lengths(void **state) {
   }
 }
 
+/* A prefix of E values is the first E values of the full decoding, bit for bit, for lengths
+ * 2 to 200 and every E from 0 to L + 1 (E > L gives L values; E = 0 writes nothing); the rest of
+ * the buffer is left alone. Curves with flat stretches of u included. */
+static void test_decode_prefix(void **state) {
+  (void)state;
+  eahas_rng r;
+  eahas_rng_seed(&r, 31);
+  static float full[EAHAS_MAX_EPOCHS + 2], part[EAHAS_MAX_EPOCHS + 2];
+  int checked = 0;
+  for (int trial = 0; trial < 40; trial++) {
+    eahas_bezier b = {.degree = 3 + trial % 6};
+    for (int k = 0; k <= b.degree; k++) {
+      b.u[k] = eahas_rng_uniform(&r);
+      b.y[k] = 100 * eahas_rng_uniform(&r);
+    }
+    if (trial % 5 == 0) b.u[1] = b.u[2] = 0.5; /* a flat stretch */
+    eahas_bezier_make_monotone(&b);
+    static const int Ls[] = {2, 3, 7, 50, 100, 131, 200};
+    int L = Ls[trial % 7];
+    eahas_bezier_decode(&b, L, full);
+    for (int E = 0; E <= L + 1; E++) {
+      for (int i = 0; i < EAHAS_MAX_EPOCHS + 2; i++) part[i] = -1.0f;
+      eahas_bezier_decode_prefix(&b, L, E, part);
+      int n = E < L ? E : L;
+      if (memcmp(part, full, sizeof(float) * (size_t)n)) fail_msg("L %d, E %d: the prefix differs", L, E);
+      for (int i = n; i < EAHAS_MAX_EPOCHS + 2; i++) assert_true(part[i] == -1.0f);
+      checked++;
+    }
+  }
+  assert_true(checked > 1000);
+}
+
 static void test_monotone_projection(void **state) {
   (void)state;
   eahas_bezier b = {.degree = 5, .u = {0, 0.5, 0.2, 0.3, 1.4, 1}, .y = {10, 20, 30, 40, 50, 60}};
@@ -150,7 +182,7 @@ static void test_errors(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_exact_recovery), cmocka_unit_test(test_decode_lengths),
+    cmocka_unit_test(test_exact_recovery), cmocka_unit_test(test_decode_lengths), cmocka_unit_test(test_decode_prefix),
     cmocka_unit_test(test_monotone_projection), cmocka_unit_test(test_real_like_fit),
     cmocka_unit_test(test_errors),
   };
