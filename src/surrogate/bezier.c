@@ -159,9 +159,9 @@ static inline __attribute__((always_inline)) void u_table(const int n, const dou
   }
 }
 
-EAHAS_HOT
 void eahas_bezier_decode(const eahas_bezier *b, int L, float *out) { eahas_bezier_decode_prefix(b, L, L, out); }
 
+EAHAS_HOT
 void eahas_bezier_decode_prefix(const eahas_bezier *b, int L, int E, float *out) {
   int n = b->degree;
   if (L <= 0 || E <= 0) return;

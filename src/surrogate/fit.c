@@ -147,14 +147,14 @@ static void members_to_bezier(const eahas_surrogate *s, float *const *outs, eaha
       acc2[j] += (double)out[j] * out[j];
     }
   }
-  float mt[2 * EAHAS_BEZIER_MAX_DEGREE], st[2 * EAHAS_BEZIER_MAX_DEGREE];
-  for (int j = 0; j < no; j++) {
-    double mu = acc[j] / K, var = acc2[j] / K - mu * mu;
-    mt[j] = (float)mu;
-    st[j] = (float)(var > 0 ? sqrt(var) : 0);
-  }
+  float mt[2 * EAHAS_BEZIER_MAX_DEGREE] = {0}, st[2 * EAHAS_BEZIER_MAX_DEGREE] = {0};
+  for (int j = 0; j < no; j++) mt[j] = (float)(acc[j] / K);
   eahas__target_to_bezier(mt, n, mean);
   if (sd) {
+    for (int j = 0; j < no; j++) {
+      double mu = acc[j] / K, var = acc2[j] / K - mu * mu;
+      st[j] = (float)(var > 0 ? sqrt(var) : 0);
+    }
     eahas__target_to_bezier(st, n, sd);
     sd->u[n] = 0; /* the pinned x ends carry no spread */
   }
