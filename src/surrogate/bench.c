@@ -18,6 +18,7 @@ struct eahas_bench {
   const eahas_preset *preset;
   eahas_forest forest[EAHAS_NUM_TQ][EAHAS_MAX_MEMBERS];
   eahas__fused_trees *fused; /* the forests walked together (fused.c); NULL: one at a time */
+  int fused_single;          /* 1: single queries use it too (enough forests to pay off) */
   eahas_run_record *runs;
   int n_runs;
   tab_entry *index; /* sorted by config hash */
@@ -108,9 +109,12 @@ int eahas_bench_open(const char *path, eahas_bench **out, eahas_err *err) {
     const eahas_forest *fs[EAHAS_NUM_TQ * EAHAS_MAX_MEMBERS];
     for (int q = 0; q < EAHAS_NUM_TQ; q++)
       for (int m = 0; m < b->s.members; m++) fs[q * b->s.members + m] = &b->forest[q][m];
-    /* The fused walk costs the same for 1 to 32 forests (about 5 us for 60 trees of depth 4
-     * here) and one forest at a time about 0.7 us each: below 10 forests (K = 1) the latter wins. */
-    if (EAHAS_NUM_TQ * b->s.members >= 10) b->fused = eahas__fused_trees_build(fs, EAHAS_NUM_TQ * b->s.members);
+    /* The fused lane walk costs the same for 1 to 32 forests (about 5 us for 60 trees of depth
+     * 4 here) and one forest at a time about 0.7 us each: below 10 forests (K = 1) single
+     * queries walk them one at a time. Blocks of queries (eahas_query_batch) use the fused
+     * query-vectorized walk at any K. */
+    b->fused = eahas__fused_trees_build(fs, EAHAS_NUM_TQ * b->s.members);
+    b->fused_single = EAHAS_NUM_TQ * b->s.members >= 10;
     b->memory += eahas__fused_trees_bytes(b->fused);
   }
   for (int k = 0; k < EAHAS_NUM_CURVES; k++)
@@ -210,7 +214,7 @@ static void trees_mean(const eahas_bench *b, const float *v, eahas_rng *noise, d
 
 static void predict_trees(const eahas_bench *b, const float *x, float v[EAHAS_NUM_TQ * EAHAS_MAX_MEMBERS]) {
   int K = b->s.members;
-  if (b->fused && eahas__fused_trees_predict(b->fused, x, v) == 0) return;
+  if (b->fused && b->fused_single && eahas__fused_trees_predict(b->fused, x, v) == 0) return;
   for (int q = 0; q < EAHAS_NUM_TQ; q++)
     for (int m = 0; m < K; m++) v[q * K + m] = eahas_forest_predict(&b->forest[q][m], x);
 }

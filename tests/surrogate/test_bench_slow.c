@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -230,6 +231,34 @@ static void test_batch_matches_single(void **state) {
   assert_int_equal(eahas_query_batch(B, c, 0, NULL, got, NULL, &e), 0);
   assert_int_equal(eahas_query_batch(B, c, -1, NULL, got, NULL, &e), EAHAS_EINVAL);
   assert_non_null(strstr(e.msg, "batch of -1 configs"));
+  /* one member (5 forests): single queries walk the forests one at a time, blocks walk them
+     fused; the answers still agree bit for bit */
+  char p1[300];
+  snprintf(p1, sizeof p1, "%s.k1", path);
+  FILE *in = fopen(path, "rb"), *outf = fopen(p1, "wb");
+  assert_non_null(in);
+  assert_non_null(outf);
+  char buf[65536];
+  size_t got_n;
+  while ((got_n = fread(buf, 1, sizeof buf, in)) > 0) assert_int_equal(fwrite(buf, 1, got_n, outf), got_n);
+  fclose(in);
+  fclose(outf);
+  eahas_fit_opts o;
+  small_opts(&o);
+  o.members = 1;
+  assert_int_equal(eahas_fit_file(p1, &o, NULL, &e), 0);
+  eahas_bench *b1;
+  assert_int_equal(eahas_bench_open(p1, &b1, &e), 0);
+  for (int k = 0; k < 2; k++) {
+    eahas_query_opts q1 = {.noise = k, .noise_seed = 11};
+    assert_int_equal(eahas_query_batch(b1, c + 6, 20, &q1, got, NULL, &e), 0);
+    for (int i = 0; i < 20; i++) {
+      assert_int_equal(eahas_query(b1, &c[6 + i], &q1, &want, &e), 0);
+      if (!same_answer(&got[i], &want)) fail_msg("one member, noise %d, config %d: batch and single differ", k, i);
+    }
+  }
+  eahas_bench_close(b1);
+  unlink(p1);
 }
 
 static void test_eval(void **state) {
