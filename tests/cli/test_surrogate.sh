@@ -69,10 +69,10 @@ has "line 2 of stdin: config is too long" err
 has "line 3 of stdin: contains a NUL byte" err
 [ "$(grep -c '^d=6' "$T/out")" = 2 ] || fail "batch answered $(grep -c '^d=6' "$T/out") good lines, wanted 2"
 
-# batch mode answers in blocks (64 lines per call, 16 configs per block): 150 configs with
+# batch mode answers in blocks (64 lines per call, 16 configs per block): 80 configs with
 # --epochs 60 (the 50-epoch ones fail) and --noise-seed give, line by line, the single answers;
 # the failing lines are named, in input order, and the exit status is 1
-"$B" space sample --preset cifar10 -n 150 --seed 3 >"$T/many" || fail "space sample"
+"$B" space sample --preset cifar10 -n 80 --seed 3 >"$T/many" || fail "space sample"
 "$B" query "$F" - --json --epochs 60 --noise-seed 5 <"$T/many" >"$T/bout" 2>"$T/berr"
 [ $? = 1 ] || fail "batch with 50-epoch configs under --epochs 60 should exit 1"
 : >"$T/sout"; : >"$T/serr"; ln=0
@@ -84,7 +84,7 @@ while read -r c; do
 done <"$T/many"
 cmp -s "$T/bout" "$T/sout" || fail "batch answers differ from single answers ($(wc -l <"$T/bout") vs $(wc -l <"$T/sout") lines)"
 cmp -s "$T/berr" "$T/serr" || fail "batch errors differ from single errors: $(diff "$T/berr" "$T/serr" | head -4)"
-[ "$(wc -l <"$T/serr")" -gt 5 ] && [ "$(wc -l <"$T/sout")" -gt 50 ] || fail "the batch test needs failing and answered lines"
+[ "$(wc -l <"$T/serr")" -gt 5 ] && [ "$(wc -l <"$T/sout")" -gt 30 ] || fail "the batch test needs failing and answered lines"
 
 # eval's options: non-integers, out-of-int values and unknown options are refused clearly
 expect_rc 1 "$B" eval "$F" --members 1e99
