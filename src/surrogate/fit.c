@@ -142,10 +142,9 @@ static void members_to_bezier(const eahas_surrogate *s, float *const *outs, eaha
   double acc[2 * EAHAS_BEZIER_MAX_DEGREE] = {0}, acc2[2 * EAHAS_BEZIER_MAX_DEGREE] = {0};
   for (int m = 0; m < K; m++) {
     const float *out = outs[m];
-    for (int j = 0; j < no; j++) {
-      acc[j] += out[j];
-      acc2[j] += (double)out[j] * out[j];
-    }
+    for (int j = 0; j < no; j++) acc[j] += out[j];
+    if (sd)
+      for (int j = 0; j < no; j++) acc2[j] += (double)out[j] * out[j];
   }
   float mt[2 * EAHAS_BEZIER_MAX_DEGREE] = {0}, st[2 * EAHAS_BEZIER_MAX_DEGREE] = {0};
   for (int j = 0; j < no; j++) mt[j] = (float)(acc[j] / K);
