@@ -235,8 +235,11 @@ void eahas__fused_trees_free(eahas__fused_trees *ft) {
 size_t eahas__fused_trees_bytes(const eahas__fused_trees *ft) {
   if (!ft) return 0;
   size_t gs = (size_t)ft->n_groups * (size_t)ft->steps * LANES;
+  size_t q = ft->qnode ? (size_t)ft->n_forests * (size_t)ft->steps *
+                             (sizeof(int32_t) * 2 * ((1 << QDEPTH) - 1) + sizeof(float) * (1 << QDEPTH))
+                       : 0;
   return sizeof *ft + sizeof(float) * (size_t)ft->n_groups * LANES + sizeof(float) * (size_t)ft->thr_off[EAHAS_ENCODING_LEN] +
-         gs * (sizeof(uint16_t) * (size_t)ft->ni + sizeof(float) * (size_t)ft->nl);
+         gs * (sizeof(uint16_t) * (size_t)ft->ni + sizeof(float) * (size_t)ft->nl) + q;
 }
 
 int eahas__fused_trees_force_generic = 0;
