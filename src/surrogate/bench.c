@@ -18,7 +18,8 @@ struct eahas_bench {
   const eahas_preset *preset;
   eahas_forest forest[EAHAS_NUM_TQ][EAHAS_MAX_MEMBERS];
   eahas__fused_trees *fused; /* the forests walked together (fused.c); NULL: one at a time */
-  int fused_single;          /* 1: single queries use it too (enough forests to pay off) */
+  int fused_single;          /* 1: single queries use it (enough forests for the lane walk) */
+  int fused_block;           /* 1: blocks of queries use it (query-vectorized walk, or fused_single) */
   eahas_run_record *runs;
   int n_runs;
   tab_entry *index; /* sorted by config hash */
@@ -112,9 +113,10 @@ int eahas_bench_open(const char *path, eahas_bench **out, eahas_err *err) {
     /* The fused lane walk costs the same for 1 to 32 forests (about 5 us for 60 trees of depth
      * 4 here) and one forest at a time about 0.7 us each: below 10 forests (K = 1) single
      * queries walk them one at a time. Blocks of queries (eahas_query_batch) use the fused
-     * query-vectorized walk at any K. */
+     * query-vectorized walk at any K where it exists (AVX-512, depth <= 4), else the same rule. */
     b->fused = eahas__fused_trees_build(fs, EAHAS_NUM_TQ * b->s.members);
     b->fused_single = EAHAS_NUM_TQ * b->s.members >= 10;
+    b->fused_block = b->fused && (b->fused_single || eahas__fused_trees_query_major(b->fused));
     b->memory += eahas__fused_trees_bytes(b->fused);
   }
   for (int k = 0; k < EAHAS_NUM_CURVES; k++)
@@ -339,9 +341,9 @@ static void answer_block(const eahas_bench *b, const eahas_config *const *cs, in
   if (eahas__surrogate_predict_block(&b->s, xT, mus, o && o->noise ? sds : NULL))
     for (int q = 0; q < n; q++) eahas__surrogate_predict_all(&b->s, x[q], mus[q], o && o->noise ? sds[q] : NULL);
   int ok[QB];
-  if (b->fused) eahas__fused_trees_predict_block(b->fused, &x[0][0], EAHAS_ENCODING_LEN, n, &v[0][0], NV, ok);
+  if (b->fused_block) eahas__fused_trees_predict_block(b->fused, &x[0][0], EAHAS_ENCODING_LEN, n, &v[0][0], NV, ok);
   for (int q = 0; q < n; q++) {
-    if (!b->fused || !ok[q]) predict_trees(b, x[q], v[q]);
+    if (!b->fused_block || !ok[q]) predict_trees(b, x[q], v[q]);
     eahas_rng rng, *noise = noise_of(cs[q], o, &rng);
     finish_curves(b, mus[q], sds[q], noise, cs[q]->epochs, outs[q]);
     finish_answer(b, v[q], noise, outs[q]);

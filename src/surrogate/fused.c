@@ -242,6 +242,8 @@ size_t eahas__fused_trees_bytes(const eahas__fused_trees *ft) {
          gs * (sizeof(uint16_t) * (size_t)ft->ni + sizeof(float) * (size_t)ft->nl) + q;
 }
 
+int eahas__fused_trees_query_major(const eahas__fused_trees *ft) { return ft && ft->qnode; }
+
 int eahas__fused_trees_force_generic = 0;
 
 /* bin_f = number of thresholds of feature f that are <= x_f (upper bound). */

@@ -24,6 +24,9 @@ int eahas__fused_trees_predict(const eahas__fused_trees *ft, const float *x, flo
  * 16 inputs. */
 void eahas__fused_trees_predict_block(const eahas__fused_trees *ft, const float *x, int ldx, int nq, float *out,
                                       int ldo, int *ok);
+/* 1 when blocks of queries get the query-vectorized walk (AVX-512, depth <= 4); blocks of
+ * queries otherwise take the lane walk, which only pays off with 10 or more forests. */
+int eahas__fused_trees_query_major(const eahas__fused_trees *ft);
 /* Tests: 1 forces the portable walk even where AVX-512BW is available. */
 extern int eahas__fused_trees_force_generic;
 

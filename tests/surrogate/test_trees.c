@@ -149,37 +149,41 @@ static void test_fused_forests(void **state) {
   }
   eahas__fused_trees_force_generic = 0;
   {
-    /* forests of depth <= 4 only (depths 1 to 4 side by side): blocks of inputs take the
-       query-vectorized walk (16 inputs per vector, shallower trees padded); 17 inputs = a
-       block of 16 and a block of 1 (the lane walk), 33 = 16 + 16 + 1 */
-    const eahas_forest *sh[NF];
-    int ns = 0;
-    for (int k = 0; k < NF; k++)
-      if (fs[k]->depth <= 4) sh[ns++] = fs[k];
-    assert_true(ns >= 20);
-    eahas__fused_trees *fq = eahas__fused_trees_build(sh, ns);
-    assert_non_null(fq);
-    static const int counts[] = {17, 33, M};
-    for (int ci = 0; ci < 3; ci++) {
-      int nq = counts[ci], bad = 0;
-      float *blk = malloc(sizeof(float) * NF * (size_t)nq);
-      int *ok = malloc(sizeof(int) * (size_t)nq);
-      float keep = Xt[26 * 5 + 2];
-      Xt[26 * 5 + 2] = NAN;
-      eahas__fused_trees_predict_block(fq, Xt, 26, nq, blk, NF, ok);
-      for (int i = 0; i < nq; i++) {
-        assert_int_equal(ok[i], i != 5);
-        for (int k = 0; k < ns && i != 5; k++) {
-          float want = eahas_forest_predict(sh[k], Xt + 26 * i);
-          bad += memcmp(&want, &blk[i * NF + k], sizeof want) != 0;
+    /* forests of depth <= 4 only (depths 1 to 4 side by side, and 1 to 2): blocks of inputs
+       take the query-vectorized walk (16 inputs per vector, shallower trees padded); 17 inputs
+       = a block of 16 and a block of 1 (the lane walk), 33 = 16 + 16 + 1; the NaN row is left
+       untouched */
+    for (int maxd = 2; maxd <= 4; maxd += 2) { /* a common depth below 4 pads every tree */
+      const eahas_forest *sh[NF];
+      int ns = 0;
+      for (int k = 0; k < NF; k++)
+        if (fs[k]->depth <= maxd) sh[ns++] = fs[k];
+      assert_true(ns >= 10);
+      eahas__fused_trees *fq = eahas__fused_trees_build(sh, ns);
+      assert_non_null(fq);
+      static const int counts[] = {17, 33, M};
+      for (int ci = 0; ci < 3; ci++) {
+        int nq = counts[ci], bad = 0;
+        float *blk = malloc(sizeof(float) * NF * (size_t)nq);
+        int *ok = malloc(sizeof(int) * (size_t)nq);
+        float keep = Xt[26 * 5 + 2];
+        Xt[26 * 5 + 2] = NAN;
+        for (int i = 0; i < NF * nq; i++) blk[i] = -7.0f;
+        eahas__fused_trees_predict_block(fq, Xt, 26, nq, blk, NF, ok);
+        for (int i = 0; i < nq; i++) {
+          assert_int_equal(ok[i], i != 5);
+          for (int k = 0; k < ns; k++) {
+            float want = i == 5 ? -7.0f : eahas_forest_predict(sh[k], Xt + 26 * i);
+            bad += memcmp(&want, &blk[i * NF + k], sizeof want) != 0;
+          }
         }
+        Xt[26 * 5 + 2] = keep;
+        assert_int_equal(bad, 0);
+        free(blk);
+        free(ok);
       }
-      Xt[26 * 5 + 2] = keep;
-      assert_int_equal(bad, 0);
-      free(blk);
-      free(ok);
+      eahas__fused_trees_free(fq);
     }
-    eahas__fused_trees_free(fq);
   }
   float out[NF], xn[26];
   memcpy(xn, Xt, sizeof xn);
