@@ -274,6 +274,7 @@ void eahas__mlp_forward_many(const eahas_mlp *const *m, int n, const float *x, f
 /* 16 floats are one AVX-512 register; without AVX-512 the block path is declined (-1) and
  * queries take the one-at-a-time path, which is faster there than 512-bit vectors split in four. */
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
 #define BLOCK_X86 1
 #define BLOCK_TARGET __attribute__((target("avx512f")))
 #else
@@ -303,14 +304,18 @@ BLOCK_TARGET static inline __attribute__((always_inline)) vq splat(float b) {
     memcpy((p), &v_, sizeof(vq));                                         \
   } while (0)
 
-BLOCK_TARGET static inline __attribute__((always_inline)) void dense_q(const float *restrict x, int nin, const float *restrict W,
-                                                          const float *restrict b, const int nout,
-                                                          float *restrict y, int relu) {
+/* rows[0..n): x is feature-major (row i = input i of the Q queries); nz lists the rows used
+ * (NULL: all nin). */
+BLOCK_TARGET static inline __attribute__((always_inline)) void dense_q(const float *restrict x, int nin, const int *nz,
+                                                                       const float *restrict W,
+                                                                       const float *restrict b, const int nout,
+                                                                       float *restrict y, int relu) {
   int o0 = 0;
   for (; o0 + OB <= nout; o0 += OB) {
     vq acc[OB];
     for (int o = 0; o < OB; o++) acc[o] = splat(b[o0 + o]);
-    for (int i = 0; i < nin; i++) {
+    for (int k = 0; k < nin; k++) {
+      const int i = nz ? nz[k] : k;
       vq xi;
       LOAD_Q(xi, x + (size_t)i * Q);
       const float *restrict w = W + (size_t)i * nout + o0;
@@ -320,7 +325,8 @@ BLOCK_TARGET static inline __attribute__((always_inline)) void dense_q(const flo
   }
   for (; o0 < nout; o0++) { /* the tail of fewer than 8 outputs */
     vq acc = splat(b[o0]);
-    for (int i = 0; i < nin; i++) {
+    for (int k = 0; k < nin; k++) {
+      const int i = nz ? nz[k] : k;
       vq xi;
       LOAD_Q(xi, x + (size_t)i * Q);
       acc += xi * W[(size_t)i * nout + o0];
@@ -329,15 +335,38 @@ BLOCK_TARGET static inline __attribute__((always_inline)) void dense_q(const flo
   }
 }
 
+/* The rows of x (nin rows of Q) with a nonzero entry, listed without branches; returns their
+ * count. Hidden units that the ReLU zeroed for all 16 queries (a third of them here) need no
+ * multiply-adds: leaving out a zero input changes no sum except the sign of a zero sum, and the
+ * ReLU after the layer maps -0 and +0 alike to +0, so this is used only before a ReLU. */
+BLOCK_TARGET static inline __attribute__((always_inline)) int live_rows(const float *x, int nin, int *nz) {
+  int n = 0;
+  for (int i = 0; i < nin; i++) {
+#ifdef BLOCK_X86
+    int any = _mm512_cmp_ps_mask(_mm512_loadu_ps(x + (size_t)i * Q), _mm512_setzero_ps(), _CMP_NEQ_UQ) != 0;
+#else
+    int any = 0;
+    for (int q = 0; q < Q; q++) any |= x[(size_t)i * Q + q] != 0.0f;
+#endif
+    nz[n] = i;
+    n += any;
+  }
+  return n;
+}
+
 BLOCK_TARGET static inline __attribute__((always_inline)) void forward_q(const eahas_mlp *m, const int h, const int no,
-                                                            const float *xT, float *outT) {
+                                                                         const float *xT, float *outT) {
   float c[2 * EAHAS_MLP_MAX_HIDDEN * Q], z1[EAHAS_MLP_MAX_HIDDEN * Q], z2[EAHAS_MLP_MAX_HIDDEN * Q];
-  dense_q(xT, m->n_arch, m->Wa, m->ba, h, c, 1);
-  dense_q(xT + (size_t)m->n_arch * Q, m->n_hp, m->Wh, m->bh, h, c + (size_t)h * Q, 1);
-  dense_q(c, 2 * h, m->W1, m->b1, h, z1, 1);
-  dense_q(z1, h, m->W2, m->b2, h, z2, 1);
-  dense_q(z2, h, m->W3, m->b3, h, z1, 1);
-  dense_q(z1, h, m->Wo, m->bo, no, outT, 0);
+  int nz[2 * EAHAS_MLP_MAX_HIDDEN], n;
+  dense_q(xT, m->n_arch, NULL, m->Wa, m->ba, h, c, 1);
+  dense_q(xT + (size_t)m->n_arch * Q, m->n_hp, NULL, m->Wh, m->bh, h, c + (size_t)h * Q, 1);
+  n = live_rows(c, 2 * h, nz);
+  dense_q(c, n, nz, m->W1, m->b1, h, z1, 1);
+  n = live_rows(z1, h, nz);
+  dense_q(z1, n, nz, m->W2, m->b2, h, z2, 1);
+  n = live_rows(z2, h, nz);
+  dense_q(z2, n, nz, m->W3, m->b3, h, z1, 1);
+  dense_q(z1, h, NULL, m->Wo, m->bo, no, outT, 0); /* no ReLU after: every input used */
 }
 
 BLOCK_TARGET

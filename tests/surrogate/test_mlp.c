@@ -164,7 +164,8 @@ static void test_forward_many_matches_forward(void **state) {
 
 /* Batch queries run one network on 16 inputs at once (feature-major): the outputs equal
  * eahas_mlp_forward's bit for bit, for the widths compiled specially and others, and output
- * counts with and without a tail of fewer than 8. Where the CPU lacks AVX-512 the block path
+ * counts with and without a tail of fewer than 8, and units dead for the whole block (whose rows
+ * the block skips). Where the CPU lacks AVX-512 the block path
  * declines (-1) and callers answer one at a time; the test says so. */
 static void test_forward_block_matches_forward(void **state) {
   (void)state;
@@ -180,6 +181,11 @@ static void test_forward_block_matches_forward(void **state) {
     for (int o = 0; o < 3; o++) {
       eahas_mlp m;
       assert_int_equal(eahas_mlp_init(&m, 5, 21, hidden[h], n_out[o], 2, 0.1f, (uint64_t)(10 * h + o), NULL), 0);
+      /* units dead for every input (the block skips their all-zero rows) in each hidden layer */
+      for (int u = 0; u < 3; u++) {
+        m.ba[u] = m.b1[2 * u] = m.b2[u + 1] = m.b3[u] = -1e3f;
+        m.bh[u + 2] = -1e3f;
+      }
       float outT[EAHAS_MLP_MAX_OUT * Q];
       if (eahas__mlp_forward_block(&m, xT, outT)) {
         fprintf(stderr, "no AVX-512 here: the block path declines, queries go one at a time\n");
