@@ -292,9 +292,11 @@ char *eahas_summary_table(const eahas_summary_row *rows, int n, const eahas_budg
     sb_printf(&b, " %9.3f +- %-8.3f %6.0f +- %-6.0f", r->energy_mean, r->energy_sd, r->evals_mean, r->evals_sd);
     if (r->base >= 0) {
       const char *bn = eahas_optim_name(rows[r->base].optim);
-      if (isfinite(r->saved))
-        sb_printf(&b, "  %.3f %s (%.1f %%) vs %s to regret %.3f", r->saved, unit, 100 * r->saved_frac, bn,
-                  r->base_final_regret);
+      if (isfinite(r->saved)) {
+        /* a saving that rounds to zero prints as 0, not -0.000 */
+        double sv = fabs(r->saved) < 5e-4 ? 0.0 : r->saved, pc = fabs(100 * r->saved_frac) < 0.05 ? 0.0 : 100 * r->saved_frac;
+        sb_printf(&b, "  %.3f %s (%.1f %%) vs %s to regret %.3f", sv, unit, pc, bn, r->base_final_regret);
+      }
       else if (isfinite(r->base_final_regret))
         sb_printf(&b, "  never reached %s's final regret %.3f", bn, r->base_final_regret);
     }

@@ -102,6 +102,19 @@ static void test_summary_and_ea_savings(void **state) {
   char *table = eahas_summary_table(rows, 2, &b);
   assert_non_null(strstr(table, "3.000 kWh (37.5 %) vs re to regret 1.000"));
   assert_non_null(strstr(table, "n/a"));
+  /* a tiny negative saving (EA used a hair more energy) prints as 0, never as -0.000 */
+  eahas_summary_row neg[2] = {rows[0], rows[1]};
+  neg[1].saved = -2e-6;
+  neg[1].saved_frac = -1e-7;
+  char *t2 = eahas_summary_table(neg, 2, &b);
+  assert_non_null(strstr(t2, " 0.000 kWh (0.0 %) vs re"));
+  assert_null(strstr(t2, "-0.0"));
+  free(t2);
+  neg[1].saved = -0.25; /* a real loss keeps its sign */
+  neg[1].saved_frac = -0.03125;
+  t2 = eahas_summary_table(neg, 2, &b);
+  assert_non_null(strstr(t2, "-0.250 kWh (-3.1 %) vs re"));
+  free(t2);
   eahas_optimum o;
   eahas_optimum_synth(&o);
   assert_true(o.test_acc == 91.5);
