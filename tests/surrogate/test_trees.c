@@ -72,6 +72,33 @@ static void test_forest_matches_xgboost(void **state) {
  * different tree counts side by side, 37 of them (two groups of 32 lanes), with inputs that sit
  * exactly on thresholds, and infinite ones. A NaN input is refused (callers fall back); too deep
  * forests are not fused. */
+/* eahas__fused_trees_predict_block on the first nq rows of X (26 features each), with row
+ * nan_row given a NaN in feature nan_feat: every other row's forest sums equal
+ * eahas_forest_predict(fs[k]) bit for bit, the NaN row is flagged (ok = 0) and its outputs
+ * (prefilled with -7) are left untouched. X is restored. */
+static void check_block(const eahas__fused_trees *ft, const eahas_forest *const *fs, int nf, float *X, int nq,
+                        int nan_row, int nan_feat) {
+  float *blk = malloc(sizeof(float) * (size_t)nf * (size_t)nq);
+  int *ok = malloc(sizeof(int) * (size_t)nq), bad = 0;
+  assert_non_null(blk);
+  assert_non_null(ok);
+  float keep = X[26 * nan_row + nan_feat];
+  X[26 * nan_row + nan_feat] = NAN;
+  for (int i = 0; i < nf * nq; i++) blk[i] = -7.0f;
+  eahas__fused_trees_predict_block(ft, X, 26, nq, blk, nf, ok);
+  for (int i = 0; i < nq; i++) {
+    assert_int_equal(ok[i], i != nan_row);
+    for (int k = 0; k < nf; k++) {
+      float want = i == nan_row ? -7.0f : eahas_forest_predict(fs[k], X + 26 * i);
+      bad += memcmp(&want, &blk[i * nf + k], sizeof want) != 0;
+    }
+  }
+  X[26 * nan_row + nan_feat] = keep;
+  free(blk);
+  free(ok);
+  assert_int_equal(bad, 0);
+}
+
 static void test_fused_forests(void **state) {
   (void)state;
   enum { NF = 37, N = 200, M = 300 };
@@ -129,23 +156,7 @@ static void test_fused_forests(void **state) {
     assert_int_equal(bad, 0);
     /* many inputs at once (blocks of 16 and a tail), one of them with a NaN: the same sums,
        and the NaN row flagged and left untouched */
-    float *blk = malloc(sizeof(float) * NF * M);
-    int *ok = malloc(sizeof(int) * M);
-    float keep = Xt[26 * 40 + 7];
-    Xt[26 * 40 + 7] = NAN;
-    for (int i = 0; i < NF * M; i++) blk[i] = -7.0f;
-    eahas__fused_trees_predict_block(ft, Xt, 26, M, blk, NF, ok);
-    for (int i = 0; i < M; i++) {
-      assert_int_equal(ok[i], i != 40);
-      for (int k = 0; k < NF; k++) {
-        float want = i == 40 ? -7.0f : eahas_forest_predict(fs[k], Xt + 26 * i);
-        bad += memcmp(&want, &blk[i * NF + k], sizeof want) != 0;
-      }
-    }
-    Xt[26 * 40 + 7] = keep;
-    assert_int_equal(bad, 0);
-    free(blk);
-    free(ok);
+    check_block(ft, fs, NF, Xt, M, 40, 7);
   }
   eahas__fused_trees_force_generic = 0;
   {
@@ -162,26 +173,7 @@ static void test_fused_forests(void **state) {
       eahas__fused_trees *fq = eahas__fused_trees_build(sh, ns);
       assert_non_null(fq);
       static const int counts[] = {17, 33, M};
-      for (int ci = 0; ci < 3; ci++) {
-        int nq = counts[ci], bad = 0;
-        float *blk = malloc(sizeof(float) * NF * (size_t)nq);
-        int *ok = malloc(sizeof(int) * (size_t)nq);
-        float keep = Xt[26 * 5 + 2];
-        Xt[26 * 5 + 2] = NAN;
-        for (int i = 0; i < NF * nq; i++) blk[i] = -7.0f;
-        eahas__fused_trees_predict_block(fq, Xt, 26, nq, blk, NF, ok);
-        for (int i = 0; i < nq; i++) {
-          assert_int_equal(ok[i], i != 5);
-          for (int k = 0; k < ns; k++) {
-            float want = i == 5 ? -7.0f : eahas_forest_predict(sh[k], Xt + 26 * i);
-            bad += memcmp(&want, &blk[i * NF + k], sizeof want) != 0;
-          }
-        }
-        Xt[26 * 5 + 2] = keep;
-        assert_int_equal(bad, 0);
-        free(blk);
-        free(ok);
-      }
+      for (int ci = 0; ci < 3; ci++) check_block(fq, sh, ns, Xt, counts[ci], 5, 2);
       eahas__fused_trees_free(fq);
     }
   }
