@@ -9,7 +9,8 @@
 #include "eahas/tabular.h"
 
 static const char *USAGE =
-    "usage: eahas eval FILE.eahas [--holdout F] [--seed S] [--members K] [--degree N] [--epochs E] [--json]\n"
+    "usage: eahas eval FILE.eahas [--holdout F] [--seed S] [--members K] [--degree N] [--hidden H]\n"
+    "                  [--epochs E] [--rounds R] [--json]\n"
     "\n"
     "Splits the runs of FILE.eahas deterministically by config hash (held-out fraction F, default\n"
     "0.2, seed S default 0), fits the surrogates on the rest and reports, per curve kind and per\n"
@@ -18,6 +19,7 @@ static const char *USAGE =
     "Models: bsc (the Bezier surrogate), bezier-fit (each held-out curve's own Bezier fit: the\n"
     "representation's floor), mlp-direct (an MLP predicting the L values), svd-xgb (truncated SVD\n"
     "of the curves, XGBoost per component), trees (time/energy), noise-ceiling (configs run twice).\n"
+    "--members, --degree, --hidden, --epochs and --rounds are eahas fit's options (its defaults).\n"
     "  --json   the report as JSON\n"
     "Exit status: 0 success, 1 bad input, 2 internal failure.\n";
 
@@ -43,9 +45,9 @@ int cli_eval(int argc, char **argv) {
       continue;
     }
     if (a[0] == '-') {
-      static const char *const known[] = {"--holdout", "--seed", "--members", "--degree", "--epochs"};
+      static const char *const known[] = {"--holdout", "--seed", "--members", "--degree", "--epochs", "--hidden", "--rounds"};
       int k = -1;
-      for (int j = 0; j < 5; j++)
+      for (int j = 0; j < 7; j++)
         if (!strcmp(a, known[j])) k = j;
       if (k < 0) {
         cli_error("unknown option '%s' (eahas eval --help)", a);
@@ -78,6 +80,8 @@ int cli_eval(int argc, char **argv) {
       else if (!strcmp(a, "--members")) o.members = (int)x;
       else if (!strcmp(a, "--degree")) o.degree = (int)x;
       else if (!strcmp(a, "--epochs")) o.epochs = (int)x;
+      else if (!strcmp(a, "--hidden")) o.hidden = (int)x;
+      else if (!strcmp(a, "--rounds")) o.xgb.rounds = (int)x;
       else {
         cli_error("unknown option '%s' (eahas eval --help)", a);
         return 1;

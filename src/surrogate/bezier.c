@@ -159,36 +159,41 @@ static inline __attribute__((always_inline)) void u_table(const int n, const dou
   }
 }
 
-void eahas_bezier_decode(const eahas_bezier *b, int L, float *out) { eahas_bezier_decode_prefix(b, L, L, out); }
+/* A coarse table of u at uniform t brackets every root of u(t) = s; inverse linear
+ * interpolation starts two Newton steps kept inside the bracket. Inlined into each path, so
+ * that it is vectorized with that path's instructions. */
+#define FILL_TABLE(J)                                   \
+  do {                                                  \
+    switch ((J)->n) {                                   \
+    case 3: u_table(3, (J)->cu, (J)->tu); break;        \
+    case 4: u_table(4, (J)->cu, (J)->tu); break;        \
+    case 5: u_table(5, (J)->cu, (J)->tu); break;        \
+    case 6: u_table(6, (J)->cu, (J)->tu); break;        \
+    case 7: u_table(7, (J)->cu, (J)->tu); break;        \
+    default: u_table(8, (J)->cu, (J)->tu); break;       \
+    }                                                   \
+    (J)->tu[0] = 0.0;                                   \
+    (J)->tu[DECODE_TABLE] = 1.0;                        \
+  } while (0)
 
-EAHAS_HOT
-void eahas_bezier_decode_prefix(const eahas_bezier *b, int L, int E, float *out) {
-  int n = b->degree;
-  if (L <= 0 || E <= 0) return;
-  if (E > L) E = L;
-  if (L == 1) {
-    out[0] = (float)b->y[0];
-    return;
-  }
+/* The inner points of one decoding, shared by both paths: the table tu of u at t = k / 64
+ * (filled by each path; tu[0] = 0, tu[64] = 1), the grid step ds = 1 / (L - 1), the
+ * m = L - 2 interior points of the full curve and the me <= m of them inside the prefix. */
+typedef struct decode_job {
+  int n, m, me;
+  double ds;
   double cu[EAHAS_BEZIER_MAX_DEGREE + 1], cy[EAHAS_BEZIER_MAX_DEGREE + 1];
-  to_power(n, b->u, cu);
-  to_power(n, b->y, cy);
-  /* A coarse table of u at uniform t brackets every root of u(t) = s; inverse linear
-   * interpolation starts two Newton steps kept inside the bracket. */
   double tu[DECODE_TABLE + 1];
-  switch (n) {
-  case 3: u_table(3, cu, tu); break;
-  case 4: u_table(4, cu, tu); break;
-  case 5: u_table(5, cu, tu); break;
-  case 6: u_table(6, cu, tu); break;
-  case 7: u_table(7, cu, tu); break;
-  default: u_table(8, cu, tu); break;
-  }
-  tu[0] = 0.0;
-  tu[DECODE_TABLE] = 1.0;
+} decode_job;
+
+/* The portable path (with AVX2 and AVX-512 clones of GCC's own vectorization). */
+EAHAS_HOT
+static void decode_generic(decode_job *J, float *out) {
+  FILL_TABLE(J);
+  const int n = J->n, m = J->m, me = J->me;
+  const double ds = J->ds, *tu = J->tu;
   double s[EAHAS_MAX_EPOCHS], lo[EAHAS_MAX_EPOCHS], hi[EAHAS_MAX_EPOCHS], t[EAHAS_MAX_EPOCHS];
-  int m = L - 2, k = 0;
-  double ds = 1.0 / (L - 1);
+  int k = 0;
   /* The bracket of point j is k_j = #{i in 1..63 : tu[i] < s_j} (tu is non-decreasing): each
    * table entry i is counted from the first point whose s_j exceeds it, found from tu[i] / ds
    * and corrected with the exact comparison; then a running sum. (A merge of points and table,
@@ -203,7 +208,6 @@ void eahas_bezier_decode_prefix(const eahas_bezier *b, int L, int E, float *out)
     while (j < m && !(tu[i] < (j + 1) * ds)) j++;
     from[j]++;
   }
-  int me = E - 1 < m ? E - 1 : m; /* interior points inside the prefix: x = 2..min(E, L - 1) */
   for (int j = 0; j < me; j++) {
     double sj = (j + 1) * ds;
     k += from[j];
@@ -213,6 +217,7 @@ void eahas_bezier_decode_prefix(const eahas_bezier *b, int L, int E, float *out)
     hi[j] = c;
     t[j] = du > 0 ? a + (sj - tu[k]) / du * (c - a) : 0.5 * (a + c);
   }
+  const double *cu = J->cu, *cy = J->cy;
   switch (n) {
   case 3: newton_pass(3, cu, cy, me, s, lo, hi, t, out + 1); break;
   case 4: newton_pass(4, cu, cy, me, s, lo, hi, t, out + 1); break;
@@ -221,6 +226,151 @@ void eahas_bezier_decode_prefix(const eahas_bezier *b, int L, int E, float *out)
   case 7: newton_pass(7, cu, cy, me, s, lo, hi, t, out + 1); break;
   default: newton_pass(8, cu, cy, me, s, lo, hi, t, out + 1); break;
   }
+}
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define DECODE_X86 1
+#include <immintrin.h>
+#define AVX512 __attribute__((target("avx512f,avx512vl")))
+#define NV 3 /* vectors of 8 points per Newton iteration: independent chains for the pipelines */
+
+/* The same operations as decode_generic, in the same order on every point, written with
+ * AVX-512 intrinsics: the bracket count vectorized over table entries, the starts over points
+ * (gathers of tu), the Newton steps over NV x 8 points at a time. Measured 1.2-1.4x faster than
+ * GCC's vectorization of the generic path, mostly by removing the scalar count and start loops.
+ * Each C ternary becomes a compare (ordered, so NaN compares false as in C) and a blend. */
+AVX512 static inline __attribute__((always_inline)) void newton_avx512(const int n, const decode_job *J,
+                                                                       const double *s, const double *lo,
+                                                                       const double *hi, const double *t,
+                                                                       float *out) {
+  __m512d cu[EAHAS_BEZIER_MAX_DEGREE + 1], cy[EAHAS_BEZIER_MAX_DEGREE + 1];
+  _Pragma("GCC unroll 9") for (int k = 0; k <= n; k++) {
+    cu[k] = _mm512_set1_pd(J->cu[k]);
+    cy[k] = _mm512_set1_pd(J->cy[k]);
+  }
+  const __m512d zero = _mm512_setzero_pd(), one = _mm512_set1_pd(1.0);
+  for (int j = 0; j < J->me; j += 8 * NV) {
+    __m512d tj[NV], sv[NV], a[NV], c[NV];
+    _Pragma("GCC unroll 4") for (int q = 0; q < NV; q++) {
+      tj[q] = _mm512_loadu_pd(t + j + 8 * q);
+      sv[q] = _mm512_loadu_pd(s + j + 8 * q);
+      a[q] = _mm512_loadu_pd(lo + j + 8 * q);
+      c[q] = _mm512_loadu_pd(hi + j + 8 * q);
+    }
+    _Pragma("GCC unroll 2") for (int it = 0; it < 2; it++) {
+      __m512d v[NV], dv[NV];
+      _Pragma("GCC unroll 4") for (int q = 0; q < NV; q++) {
+        v[q] = cu[n];
+        dv[q] = zero;
+      }
+      _Pragma("GCC unroll 9") for (int k = n - 1; k >= 0; k--)
+        _Pragma("GCC unroll 4") for (int q = 0; q < NV; q++) {
+          dv[q] = _mm512_add_pd(_mm512_mul_pd(dv[q], tj[q]), v[q]);
+          v[q] = _mm512_add_pd(_mm512_mul_pd(v[q], tj[q]), cu[k]);
+        }
+      _Pragma("GCC unroll 4") for (int q = 0; q < NV; q++) {
+        __mmask8 pos = _mm512_cmp_pd_mask(dv[q], zero, _CMP_GT_OQ);
+        __m512d ok = _mm512_mask_blend_pd(pos, zero, one), den = _mm512_mask_blend_pd(pos, one, dv[q]);
+        __m512d tn = _mm512_sub_pd(tj[q], _mm512_mul_pd(ok, _mm512_div_pd(_mm512_sub_pd(v[q], sv[q]), den)));
+        tn = _mm512_mask_blend_pd(_mm512_cmp_pd_mask(tn, a[q], _CMP_LT_OQ), tn, a[q]);
+        tj[q] = _mm512_mask_blend_pd(_mm512_cmp_pd_mask(tn, c[q], _CMP_GT_OQ), tn, c[q]);
+      }
+    }
+    __m512d y[NV];
+    _Pragma("GCC unroll 4") for (int q = 0; q < NV; q++) y[q] = cy[n];
+    _Pragma("GCC unroll 9") for (int k = n - 1; k >= 0; k--)
+      _Pragma("GCC unroll 4") for (int q = 0; q < NV; q++) y[q] = _mm512_add_pd(_mm512_mul_pd(y[q], tj[q]), cy[k]);
+    _Pragma("GCC unroll 4") for (int q = 0; q < NV; q++) {
+      int r = J->me - j - 8 * q;
+      __mmask8 mk = r >= 8 ? 0xff : r <= 0 ? 0 : (__mmask8)((1u << r) - 1);
+      _mm256_mask_storeu_ps(out + j + 8 * q, mk, _mm512_cvtpd_ps(y[q]));
+    }
+  }
+}
+
+AVX512 static void decode_avx512(decode_job *J, float *out) {
+  FILL_TABLE(J);
+  const int m = J->m, me = J->me;
+  const double *tu = J->tu;
+  const __m256i vm = _mm256_set1_epi32(m), z = _mm256_setzero_si256(), one = _mm256_set1_epi32(1);
+  const __m512d vds = _mm512_set1_pd(J->ds), vL1 = _mm512_set1_pd((double)(m + 1)) /* L - 1 */, vmd = _mm512_set1_pd((double)m);
+  /* idx[i - 1] = #{j in 1..m : j ds <= tu[i]} for i = 1..63: the scalar loop's answer (its
+   * corrections stop exactly there). The guess g = floor(min(tu[i] (L - 1), m)) is within one of
+   * it; the four boundaries g - 1 .. g + 2 are compared exactly. (A NaN in the table may get
+   * another bracket than the scalar loop gives it, but its curve decodes to NaN either way.)
+   * Lanes for i = 64 are computed and ignored. */
+  int idx[DECODE_TABLE], from[EAHAS_MAX_EPOCHS + 1];
+  for (int i = 1; i < DECODE_TABLE; i += 8) {
+    __m512d x = _mm512_loadu_pd(tu + i);
+    __m512d q = _mm512_max_pd(_mm512_min_pd(_mm512_mul_pd(x, vL1), vmd), _mm512_setzero_pd());
+    __m256i g = _mm512_cvttpd_epi32(q);
+    __m256i cnt = _mm256_max_epi32(_mm256_sub_epi32(g, _mm256_set1_epi32(2)), z);
+    _Pragma("GCC unroll 4") for (int d = -1; d <= 2; d++) {
+      __m256i jj = _mm256_add_epi32(g, _mm256_set1_epi32(d));
+      __mmask8 in = _mm256_cmpge_epi32_mask(jj, one) & _mm256_cmple_epi32_mask(jj, vm);
+      __mmask8 le = _mm512_cmp_pd_mask(_mm512_mul_pd(_mm512_cvtepi32_pd(jj), vds), x, _CMP_LE_OQ);
+      cnt = _mm256_mask_add_epi32(cnt, in & le, cnt, one);
+    }
+    _mm256_storeu_si256((__m256i *)(idx + i - 1), cnt);
+  }
+  memset(from, 0, sizeof(int) * (size_t)(m + 1));
+  for (int i = 0; i < DECODE_TABLE - 1; i++) from[idx[i]]++;
+  /* Brackets, padded with bracket 0 up to whole groups of NV x 8 points (computed, not stored). */
+  int K[EAHAS_MAX_EPOCHS + 8 * NV], k = 0, mp = (me + 8 * NV - 1) / (8 * NV) * (8 * NV);
+  for (int j = 0; j < me; j++) K[j] = (k += from[j]);
+  for (int j = me; j < mp; j++) K[j] = 0;
+  double s[EAHAS_MAX_EPOCHS + 8 * NV], lo[EAHAS_MAX_EPOCHS + 8 * NV], hi[EAHAS_MAX_EPOCHS + 8 * NV],
+      t[EAHAS_MAX_EPOCHS + 8 * NV];
+  const __m512d inv = _mm512_set1_pd(1.0 / DECODE_TABLE), half = _mm512_set1_pd(0.5), zero = _mm512_setzero_pd();
+  const __m256i lane = _mm256_setr_epi32(1, 2, 3, 4, 5, 6, 7, 8);
+  for (int j = 0; j < mp; j += 8) {
+    __m256i kk = _mm256_loadu_si256((const __m256i *)(K + j)), k1 = _mm256_add_epi32(kk, one);
+    __m512d sj = _mm512_mul_pd(_mm512_cvtepi32_pd(_mm256_add_epi32(lane, _mm256_set1_epi32(j))), vds);
+    __m512d a = _mm512_mul_pd(_mm512_cvtepi32_pd(kk), inv), c = _mm512_mul_pd(_mm512_cvtepi32_pd(k1), inv);
+    __m512d t0 = _mm512_i32gather_pd(kk, tu, 8), du = _mm512_sub_pd(_mm512_i32gather_pd(k1, tu, 8), t0);
+    __m512d lin = _mm512_add_pd(a, _mm512_mul_pd(_mm512_div_pd(_mm512_sub_pd(sj, t0), du), _mm512_sub_pd(c, a)));
+    __m512d mid = _mm512_mul_pd(half, _mm512_add_pd(a, c));
+    _mm512_storeu_pd(s + j, sj);
+    _mm512_storeu_pd(lo + j, a);
+    _mm512_storeu_pd(hi + j, c);
+    _mm512_storeu_pd(t + j, _mm512_mask_blend_pd(_mm512_cmp_pd_mask(du, zero, _CMP_GT_OQ), mid, lin));
+  }
+  switch (J->n) {
+  case 3: newton_avx512(3, J, s, lo, hi, t, out + 1); break;
+  case 4: newton_avx512(4, J, s, lo, hi, t, out + 1); break;
+  case 5: newton_avx512(5, J, s, lo, hi, t, out + 1); break;
+  case 6: newton_avx512(6, J, s, lo, hi, t, out + 1); break;
+  case 7: newton_avx512(7, J, s, lo, hi, t, out + 1); break;
+  default: newton_avx512(8, J, s, lo, hi, t, out + 1); break;
+  }
+}
+#endif
+
+int eahas__bezier_force_generic = 0;
+
+void eahas_bezier_decode(const eahas_bezier *b, int L, float *out) { eahas_bezier_decode_prefix(b, L, L, out); }
+
+void eahas_bezier_decode_prefix(const eahas_bezier *b, int L, int E, float *out) {
+  if (L <= 0 || E <= 0) return;
+  if (E > L) E = L;
+  if (L == 1) {
+    out[0] = (float)b->y[0];
+    return;
+  }
+  decode_job J;
+  int n = J.n = b->degree;
+  to_power(n, b->u, J.cu);
+  to_power(n, b->y, J.cy);
+  J.m = L - 2;
+  J.me = E - 1 < J.m ? E - 1 : J.m; /* interior points inside the prefix: x = 2..min(E, L - 1) */
+  J.ds = 1.0 / (L - 1);
+#ifdef DECODE_X86
+  /* libgcc fills the CPU model before constructors run: a read-only test, safe from any thread */
+  if (!eahas__bezier_force_generic && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl"))
+    decode_avx512(&J, out);
+  else
+#endif
+    decode_generic(&J, out);
   out[0] = (float)b->y[0];
   if (E == L) out[L - 1] = (float)b->y[n];
 }

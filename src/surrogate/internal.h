@@ -30,6 +30,10 @@ int eahas__fused_trees_query_major(const eahas__fused_trees *ft);
 /* Tests: 1 forces the portable walk even where AVX-512BW is available. */
 extern int eahas__fused_trees_force_generic;
 
+/* Tests: 1 makes eahas_bezier_decode_prefix take the portable path even where AVX-512 is
+ * available (bezier.c); both give the same values bit for bit. */
+extern int eahas__bezier_force_generic;
+
 /* out[i][0..n_out) = eahas_mlp_forward(m[i], x) bit for bit, for n networks on one input,
  * evaluated two at a time (mlp.c). */
 void eahas__mlp_forward_many(const eahas_mlp *const *m, int n, const float *x, float *const *out);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "eahas/surrogate.h"
+#include "surrogate/internal.h"
 
 /* Samples a Bezier at x = 1..L by bisection on u(t) (independent of the decoder's Newton). */
 static void sample_bisect(const eahas_bezier *b, int L, double *y) {
@@ -113,6 +114,56 @@ static void test_decode_prefix(void **state) {
   assert_true(checked > 1000);
 }
 
+/* The AVX-512 path of decoding gives the portable path's values bit for bit: degrees 3 to 8,
+ * every length 2..200 with several prefixes, flat stretches of u, steep ends, table entries on
+ * the epochs exactly (u = t, L - 1 a power of two), and curves with a
+ * NaN or an infinity in u or y (garbage in, but the same garbage from both paths, and no crash).
+ * On a CPU without AVX-512 both calls take the portable path and the test checks nothing more
+ * than determinism. */
+static void test_decode_paths_agree(void **state) {
+  (void)state;
+  eahas_rng r;
+  eahas_rng_seed(&r, 77);
+  static float a[EAHAS_MAX_EPOCHS + 2], g[EAHAS_MAX_EPOCHS + 2];
+  int checked = 0;
+  for (int trial = 0; trial < 600; trial++) {
+    eahas_bezier b = {.degree = 3 + trial % 6};
+    int n = b.degree;
+    for (int k = 0; k <= n; k++) {
+      b.u[k] = eahas_rng_uniform(&r);
+      b.y[k] = 100 * eahas_rng_uniform(&r);
+    }
+    if (trial % 7 == 1) b.u[1] = b.u[2] = 0.5;                 /* a flat stretch */
+    if (trial % 7 == 2) for (int k = 1; k < n; k++) b.u[k] = 0; /* u'(0) = 0: steep start */
+    if (trial % 7 == 3) for (int k = 1; k < n; k++) b.u[k] = 1; /* steep end */
+    if (trial % 7 == 4) for (int k = 1; k < n; k++) b.u[k] = (double)k / n; /* u = t */
+    eahas_bezier_make_monotone(&b);
+    if (trial % 50 == 4) b.u[2] = NAN;
+    if (trial % 50 == 5) b.y[1] = NAN;
+    if (trial % 50 == 6) b.u[1] = INFINITY;
+    if (trial % 50 == 7) b.u[1] = -INFINITY;
+    int L = 2 + trial % 199;
+    /* u = t with n = 4 or 8 and L - 1 a power of 2: table entries fall exactly on epochs */
+    if (trial % 7 == 4 && (n == 4 || n == 8)) L = 1 + (1 << (1 + trial / 7 % 7));
+    for (int E = 1; E <= L + 1; E += 1 + L / 9) {
+      for (int i = 0; i < EAHAS_MAX_EPOCHS + 2; i++) a[i] = g[i] = -1.0f;
+      eahas__bezier_force_generic = 0;
+      eahas_bezier_decode_prefix(&b, L, E, a);
+      eahas__bezier_force_generic = 1;
+      eahas_bezier_decode_prefix(&b, L, E, g);
+      eahas__bezier_force_generic = 0;
+      if (memcmp(a, g, sizeof a)) {
+        int i = 0;
+        while (!memcmp(&a[i], &g[i], sizeof(float))) i++;
+        fail_msg("trial %d, degree %d, L %d, E %d: value %d is %.9g, the portable path's %.9g", trial, n, L, E, i,
+                 a[i], g[i]);
+      }
+      checked++;
+    }
+  }
+  assert_true(checked > 5000);
+}
+
 static void test_monotone_projection(void **state) {
   (void)state;
   eahas_bezier b = {.degree = 5, .u = {0, 0.5, 0.2, 0.3, 1.4, 1}, .y = {10, 20, 30, 40, 50, 60}};
@@ -183,6 +234,7 @@ static void test_errors(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_exact_recovery), cmocka_unit_test(test_decode_lengths), cmocka_unit_test(test_decode_prefix),
+      cmocka_unit_test(test_decode_paths_agree),
     cmocka_unit_test(test_monotone_projection), cmocka_unit_test(test_real_like_fit),
     cmocka_unit_test(test_errors),
   };
