@@ -95,9 +95,17 @@ expect_rc 1 "$B" eval "$F" --epochs 2.7
 expect_rc 1 "$B" eval "$F" --degree nan
 expect_rc 1 "$B" eval "$F" --bogus
 has "unknown option '--bogus'" err
+expect_rc 1 "$B" eval "$F" --hidden 0
+has "hidden width 0 is outside \[1, 256\]" err
+expect_rc 1 "$B" eval "$F" --rounds 0
+has "rounds 0 (>= 1)" err
 expect_rc 0 "$B" eval "$F" --members 1 --epochs 20 --json
 has '"model":.*"bsc"' out; has '"model":.*"mlp-direct"' out; has '"model":.*"svd-xgb"' out
 has '"quantity":.*"tec_kwh"' out
+cp "$T/out" "$T/eval32"
+# --hidden reaches the fit: another width gives other BSC numbers
+expect_rc 0 "$B" eval "$F" --members 1 --epochs 20 --hidden 8 --json
+cmp -s "$T/out" "$T/eval32" && fail "eval --hidden 8 printed the same report as the default width"
 expect_rc 0 "$B" eval "$F" --members 1 --epochs 20
 has "R2_final" out
 
