@@ -7,7 +7,9 @@
  *
  * Build:  cc -O2 -Iinclude perf/query_ab.c -ldl -o build/query_ab
  * Run:    build/query_ab FILE.eahas OLD/libeahas.so NEW/libeahas.so [--rounds R] [--batch-only]
- * (copy a library elsewhere before rebuilding it: the file is mapped while it runs) */
+ * (copy a library elsewhere before rebuilding it: the file is mapped while it runs). The builds
+ * must share this source tree's public structs (eahas_config, eahas_query_opts,
+ * eahas_query_result): they are passed between them unchecked. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <stdio.h>
@@ -48,12 +50,26 @@ int main(int argc, char **argv) {
   const char *file = NULL, *libs[MAX_LIBS];
   int nl = 0, rounds = 12, batch_only = 0;
   for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "--rounds") && i + 1 < argc) rounds = atoi(argv[++i]);
-    else if (!strcmp(argv[i], "--batch-only")) batch_only = 1;
-    else if (!file) file = argv[i];
+    char *end = NULL;
+    if (!strcmp(argv[i], "--rounds") && i + 1 < argc) {
+      long v = strtol(argv[++i], &end, 10);
+      if (*end || v < 1 || v > 100000) {
+        fprintf(stderr, "query_ab: --rounds %s is not an integer in [1, 100000]\n", argv[i]);
+        return 1;
+      }
+      rounds = (int)v;
+    } else if (!strcmp(argv[i], "--batch-only")) batch_only = 1;
+    else if (argv[i][0] == '-') {
+      fprintf(stderr, "query_ab: unknown option '%s'\n", argv[i]);
+      return 1;
+    } else if (!file) file = argv[i];
     else if (nl < MAX_LIBS) libs[nl++] = argv[i];
+    else {
+      fprintf(stderr, "query_ab: at most %d libraries\n", MAX_LIBS);
+      return 1;
+    }
   }
-  if (!file || nl < 1 || rounds < 1) {
+  if (!file || nl < 1) {
     fprintf(stderr, "usage: query_ab FILE.eahas LIB.so [LIB.so ...] [--rounds R] [--batch-only]\n");
     return 1;
   }
@@ -96,8 +112,8 @@ int main(int argc, char **argv) {
         double t0 = cpu_s();
         for (int rep = 0; rep < REPS; rep++)
           for (int c = 0; c < N_CONFIGS; c += mode ? CHUNK : 1)
-            if (mode ? batch[i](b[i], cfg + c, CHUNK, &o, res, NULL, NULL) : single[i](b[i], cfg + c, &o, res, NULL)) {
-              fprintf(stderr, "query_ab: %s: a query failed\n", libs[i]);
+            if (mode ? batch[i](b[i], cfg + c, CHUNK, &o, res, NULL, &e) : single[i](b[i], cfg + c, &o, res, &e)) {
+              fprintf(stderr, "query_ab: %s: %s\n", libs[i], e.msg);
               return 1;
             }
         double us = (cpu_s() - t0) * 1e6 / (REPS * N_CONFIGS);

@@ -108,8 +108,12 @@ void eahas_bezier_make_monotone(eahas_bezier *b);
 /* The point at parameter t in [0, 1] (de Casteljau). */
 void eahas_bezier_point(const eahas_bezier *b, double t, double *u, double *y);
 /* Decodes to exactly L values: out[j-1] = y at the point where x(t) = j, j = 1..L (L >= 1;
- * L = 1 gives y[0]). Control u must be monotone (eahas_bezier_make_monotone); the root of
- * u(t) = (j-1)/(L-1) is found by safeguarded Newton steps to 1e-12. No allocation. */
+ * L = 1 gives y[0]). Control u must be monotone (eahas_bezier_make_monotone) for the values to
+ * be the curve's at x = j: the root of u(t) = (j-1)/(L-1) is bracketed in a table of u at
+ * t = k/64, started by inverse linear interpolation and refined by two Newton steps kept in the
+ * bracket: within 1e-4 points of bisection to convergence (test_bezier; worst measured 5.8e-5
+ * over 3,000 curves of 200 epochs, about 10 float ulps at 100). The AVX-512 and portable paths give the same floats, except
+ * possibly the sign of a NaN (non-finite control points). No allocation. */
 void eahas_bezier_decode(const eahas_bezier *b, int L, float *out);
 /* The first E values of eahas_bezier_decode(b, L, .), bit for bit, computing only those
  * (out[0..min(E, L))): a low fidelity of a long curve costs its own length. Nothing for E <= 0. */
@@ -244,19 +248,20 @@ extern const char *const EAHAS_TQ_NAMES[EAHAS_NUM_TQ];
 #define EAHAS_SURROGATE_FEATURE_SPEC "regnet5+hp21/v1"
 #define EAHAS_SURROGATE_BLOB_NAME "surrogate"
 #define EAHAS_MAX_MEMBERS 32
+#define EAHAS_FIT_MAX_STEPS 100000 /* upper bound of MLP epochs and boosting rounds */
 
 typedef struct eahas_fit_opts {
   int members;        /* ensemble size K (default 5, 1..32) */
   int degree;         /* Bezier degree (default 5, 3..8) */
-  int hidden;         /* MLP width h (default 32) */
-  int epochs;         /* MLP training passes (default 300) */
+  int hidden;         /* MLP width h (default 32, 1..256) */
+  int epochs;         /* MLP training passes (default 300, 1..EAHAS_FIT_MAX_STEPS) */
   int batch;          /* default 32 */
   double lr;          /* Adam step (default 1e-3) */
   double dropout;     /* default 0.1 */
   double holdout;     /* fraction of configs held out from fitting (default 0: fit on all) */
   int bootstrap;      /* 1: each member fits a bootstrap resample */
   uint64_t seed;      /* default 0 */
-  eahas_xgb_opts xgb; /* default 60 rounds, depth 4, eta 0.15, subsample 0.8 */
+  eahas_xgb_opts xgb; /* default 60 rounds (1..EAHAS_FIT_MAX_STEPS), depth 4, eta 0.15, subsample 0.8 */
   /* optional progress: called after each fitted model */
   void (*progress)(void *ctx, int done, int total, const char *what);
   void *progress_ctx;

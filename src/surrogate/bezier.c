@@ -299,7 +299,7 @@ AVX512 static void decode_avx512(decode_job *J, float *out) {
    * it; the four boundaries g - 1 .. g + 2 are compared exactly. (A NaN in the table may get
    * another bracket than the scalar loop gives it, but its curve decodes to NaN either way.)
    * Lanes for i = 64 are computed and ignored. */
-  int idx[DECODE_TABLE], from[EAHAS_MAX_EPOCHS + 1];
+  int idx[DECODE_TABLE];
   for (int i = 1; i < DECODE_TABLE; i += 8) {
     __m512d x = _mm512_loadu_pd(tu + i);
     __m512d q = _mm512_max_pd(_mm512_min_pd(_mm512_mul_pd(x, vL1), vmd), _mm512_setzero_pd());
@@ -313,14 +313,28 @@ AVX512 static void decode_avx512(decode_job *J, float *out) {
     }
     _mm256_storeu_si256((__m256i *)(idx + i - 1), cnt);
   }
-  memset(from, 0, sizeof(int) * (size_t)(m + 1));
+  /* Brackets K[j] = from[0] + .. + from[j], for whole groups of NV x 8 points (those past me are
+   * computed, not stored; every K is in 0..63, a valid table index): a histogram, then prefix
+   * sums 16 at a time (four shifted adds and the previous vector's last lane). A scalar running
+   * sum spent a third of its time waiting on the histogram's stores. */
+  enum { PAD = 8 * NV + 16 };
+  int mp = (me + 8 * NV - 1) / (8 * NV) * (8 * NV), np = (mp + 15) / 16 * 16;
+  int from[EAHAS_MAX_EPOCHS + PAD], K[EAHAS_MAX_EPOCHS + PAD];
+  memset(from, 0, sizeof(int) * (size_t)(np > m + 1 ? np : m + 1));
   for (int i = 0; i < DECODE_TABLE - 1; i++) from[idx[i]]++;
-  /* Brackets, padded with bracket 0 up to whole groups of NV x 8 points (computed, not stored). */
-  int K[EAHAS_MAX_EPOCHS + 8 * NV], k = 0, mp = (me + 8 * NV - 1) / (8 * NV) * (8 * NV);
-  for (int j = 0; j < me; j++) K[j] = (k += from[j]);
-  for (int j = me; j < mp; j++) K[j] = 0;
-  double s[EAHAS_MAX_EPOCHS + 8 * NV], lo[EAHAS_MAX_EPOCHS + 8 * NV], hi[EAHAS_MAX_EPOCHS + 8 * NV],
-      t[EAHAS_MAX_EPOCHS + 8 * NV];
+  __m512i carry = _mm512_setzero_si512();
+  const __m512i zi = _mm512_setzero_si512(), last = _mm512_set1_epi32(15);
+  for (int j = 0; j < np; j += 16) {
+    __m512i x = _mm512_loadu_si512(from + j);
+    x = _mm512_add_epi32(x, _mm512_alignr_epi32(x, zi, 15)); /* + the lane 1 below */
+    x = _mm512_add_epi32(x, _mm512_alignr_epi32(x, zi, 14)); /* + 2 below */
+    x = _mm512_add_epi32(x, _mm512_alignr_epi32(x, zi, 12)); /* + 4 below */
+    x = _mm512_add_epi32(x, _mm512_alignr_epi32(x, zi, 8));  /* + 8 below */
+    x = _mm512_add_epi32(x, carry);
+    _mm512_storeu_si512(K + j, x);
+    carry = _mm512_permutexvar_epi32(last, x);
+  }
+  double s[EAHAS_MAX_EPOCHS + PAD], lo[EAHAS_MAX_EPOCHS + PAD], hi[EAHAS_MAX_EPOCHS + PAD], t[EAHAS_MAX_EPOCHS + PAD];
   const __m512d inv = _mm512_set1_pd(1.0 / DECODE_TABLE), half = _mm512_set1_pd(0.5), zero = _mm512_setzero_pd();
   const __m256i lane = _mm256_setr_epi32(1, 2, 3, 4, 5, 6, 7, 8);
   for (int j = 0; j < mp; j += 8) {
@@ -348,6 +362,15 @@ AVX512 static void decode_avx512(decode_job *J, float *out) {
 
 int eahas__bezier_force_generic = 0;
 
+int eahas__bezier_avx512(void) {
+#ifdef DECODE_X86
+  /* libgcc fills the CPU model before constructors run: a read-only test, safe from any thread */
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl");
+#else
+  return 0;
+#endif
+}
+
 void eahas_bezier_decode(const eahas_bezier *b, int L, float *out) { eahas_bezier_decode_prefix(b, L, L, out); }
 
 void eahas_bezier_decode_prefix(const eahas_bezier *b, int L, int E, float *out) {
@@ -365,9 +388,7 @@ void eahas_bezier_decode_prefix(const eahas_bezier *b, int L, int E, float *out)
   J.me = E - 1 < J.m ? E - 1 : J.m; /* interior points inside the prefix: x = 2..min(E, L - 1) */
   J.ds = 1.0 / (L - 1);
 #ifdef DECODE_X86
-  /* libgcc fills the CPU model before constructors run: a read-only test, safe from any thread */
-  if (!eahas__bezier_force_generic && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl"))
-    decode_avx512(&J, out);
+  if (!eahas__bezier_force_generic && eahas__bezier_avx512()) decode_avx512(&J, out);
   else
 #endif
     decode_generic(&J, out);

@@ -226,6 +226,11 @@ static int check_opts(const eahas_fit_opts *o, eahas_err *err) {
     return eahas_err_set(err, EAHAS_EINVAL, "--holdout %g is outside [0, 1)", o->holdout);
   if (o->hidden < 1 || o->hidden > EAHAS_MLP_MAX_HIDDEN)
     return eahas_err_set(err, EAHAS_EINVAL, "hidden width %d is outside [1, %d]", o->hidden, EAHAS_MLP_MAX_HIDDEN);
+  /* checked before any model is trained, not by the tree trainer after all the MLPs */
+  if (o->epochs < 1 || o->epochs > EAHAS_FIT_MAX_STEPS)
+    return eahas_err_set(err, EAHAS_EINVAL, "--epochs %d is outside [1, %d]", o->epochs, EAHAS_FIT_MAX_STEPS);
+  if (o->xgb.rounds < 1 || o->xgb.rounds > EAHAS_FIT_MAX_STEPS)
+    return eahas_err_set(err, EAHAS_EINVAL, "--rounds %d is outside [1, %d]", o->xgb.rounds, EAHAS_FIT_MAX_STEPS);
   return 0;
 }
 

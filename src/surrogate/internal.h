@@ -31,8 +31,11 @@ int eahas__fused_trees_query_major(const eahas__fused_trees *ft);
 extern int eahas__fused_trees_force_generic;
 
 /* Tests: 1 makes eahas_bezier_decode_prefix take the portable path even where AVX-512 is
- * available (bezier.c); both give the same values bit for bit. */
+ * available (bezier.c); both give the same values bit for bit, except possibly the sign of a
+ * NaN (x86 keeps the first operand's NaN, and which one is first is the compiler's choice). */
 extern int eahas__bezier_force_generic;
+/* 1 where decoding takes the AVX-512 path (AVX-512F and VL, unless forced off above). */
+int eahas__bezier_avx512(void);
 
 /* out[i][0..n_out) = eahas_mlp_forward(m[i], x) bit for bit, for n networks on one input,
  * evaluated two at a time (mlp.c). */

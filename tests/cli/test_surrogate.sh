@@ -98,16 +98,21 @@ has "unknown option '--bogus'" err
 expect_rc 1 "$B" eval "$F" --hidden 0
 has "hidden width 0 is outside \[1, 256\]" err
 expect_rc 1 "$B" eval "$F" --rounds 0
-has "rounds 0 (>= 1)" err
+has "\-\-rounds 0 is outside \[1, 100000\]" err
+expect_rc 1 "$B" eval "$F" --epochs 100001
+has "\-\-epochs 100001 is outside \[1, 100000\]" err
 expect_rc 0 "$B" eval "$F" --members 1 --epochs 20 --json
 has '"model":.*"bsc"' out; has '"model":.*"mlp-direct"' out; has '"model":.*"svd-xgb"' out
 has '"quantity":.*"tec_kwh"' out
-cp "$T/out" "$T/eval32"
-# --hidden reaches the fit: another width gives other BSC numbers
-expect_rc 0 "$B" eval "$F" --members 1 --epochs 20 --hidden 8 --json
-cmp -s "$T/out" "$T/eval32" && fail "eval --hidden 8 printed the same report as the default width"
 expect_rc 0 "$B" eval "$F" --members 1 --epochs 20
 has "R2_final" out
+# --hidden reaches the BSC and --rounds the trees: their rows change, and only theirs
+grep ' bsc ' "$T/out" >"$T/bsc32"; grep ' trees ' "$T/out" >"$T/trees60"
+expect_rc 0 "$B" eval "$F" --members 1 --epochs 20 --hidden 8
+grep ' bsc ' "$T/out" | cmp -s - "$T/bsc32" && fail "eval --hidden 8 printed the default width's bsc rows"
+grep ' trees ' "$T/out" | cmp -s - "$T/trees60" || fail "eval --hidden 8 changed the trees' rows"
+expect_rc 0 "$B" eval "$F" --members 1 --epochs 20 --rounds 5
+grep ' trees ' "$T/out" | cmp -s - "$T/trees60" && fail "eval --rounds 5 printed the default rounds' trees rows"
 
 # the runs change: the stored model is refused
 "$MK" "$F" 85 3 >/dev/null 2>&1
