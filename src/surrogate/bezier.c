@@ -183,7 +183,7 @@ typedef struct decode_job {
   int n, m, me;
   double ds;
   double cu[EAHAS_BEZIER_MAX_DEGREE + 1], cy[EAHAS_BEZIER_MAX_DEGREE + 1];
-  double tu[DECODE_TABLE + 1];
+  double tu[DECODE_TABLE + 1 + 15]; /* + 15: read (not used) by decode_avx512's window loads */
 } decode_job;
 
 /* The portable path (with AVX2 and AVX-512 clones of GCC's own vectorization). */
@@ -290,6 +290,7 @@ AVX512 static inline __attribute__((always_inline)) void newton_avx512(const int
 
 AVX512 static void decode_avx512(decode_job *J, float *out) {
   FILL_TABLE(J);
+  for (int i = DECODE_TABLE + 1; i < DECODE_TABLE + 16; i++) J->tu[i] = 1.0; /* the window loads' tail */
   const int m = J->m, me = J->me;
   const double *tu = J->tu;
   const __m256i vm = _mm256_set1_epi32(m), z = _mm256_setzero_si256(), one = _mm256_set1_epi32(1);
@@ -341,7 +342,21 @@ AVX512 static void decode_avx512(decode_job *J, float *out) {
     __m256i kk = _mm256_loadu_si256((const __m256i *)(K + j)), k1 = _mm256_add_epi32(kk, one);
     __m512d sj = _mm512_mul_pd(_mm512_cvtepi32_pd(_mm256_add_epi32(lane, _mm256_set1_epi32(j))), vds);
     __m512d a = _mm512_mul_pd(_mm512_cvtepi32_pd(kk), inv), c = _mm512_mul_pd(_mm512_cvtepi32_pd(k1), inv);
-    __m512d t0 = _mm512_i32gather_pd(kk, tu, 8), du = _mm512_sub_pd(_mm512_i32gather_pd(k1, tu, 8), t0);
+    /* tu[k] and tu[k + 1]: the brackets of 8 neighbouring points usually span fewer than 15
+     * table entries (K is non-decreasing), so two loads and two permutes replace two gathers,
+     * which are slow on AMD */
+    __m512d t0, t1;
+    int k0 = K[j];
+    if (K[j + 7] - k0 < 15) {
+      __m512d w0 = _mm512_loadu_pd(tu + k0), w1 = _mm512_loadu_pd(tu + k0 + 8);
+      __m512i off = _mm512_cvtepi32_epi64(_mm256_sub_epi32(kk, _mm256_set1_epi32(k0)));
+      t0 = _mm512_permutex2var_pd(w0, off, w1);
+      t1 = _mm512_permutex2var_pd(w0, _mm512_add_epi64(off, _mm512_set1_epi64(1)), w1);
+    } else {
+      t0 = _mm512_i32gather_pd(kk, tu, 8);
+      t1 = _mm512_i32gather_pd(k1, tu, 8);
+    }
+    __m512d du = _mm512_sub_pd(t1, t0);
     __m512d lin = _mm512_add_pd(a, _mm512_mul_pd(_mm512_div_pd(_mm512_sub_pd(sj, t0), du), _mm512_sub_pd(c, a)));
     __m512d mid = _mm512_mul_pd(half, _mm512_add_pd(a, c));
     _mm512_storeu_pd(s + j, sj);
