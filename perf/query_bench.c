@@ -7,9 +7,7 @@
  * Run:
  *   BUILD/query_bench FILE.eahas [--configs N] [--seconds S] [--threads T] [--export DIR] [--parts 1|2]
  * Rates of single queries (eahas_query) and of batches of 64 configs (eahas_query_batch), plain
- * and with noise, on one thread (per CPU second and per wall second) and on T threads; and the
- * cost of a query in thousands of cycles of a dependent-add clock probe (kcycles_per_query, the
- * best round), which stays comparable when the machine's speed changes.
+ * and with noise, on one thread (per CPU second and per wall second) and on T threads.
  * --parts 1 adds the CPU time of each part of a query; --parts 2 prints only that.
  */
 #include <pthread.h>
@@ -89,22 +87,6 @@ static double rate(const eahas_bench *b, const eahas_config *cfg, int n, int thr
   }
   if (per_cpu_s) *per_cpu_s = total / js[threads - 1].cpu;
   return q;
-}
-
-/* The speed of this vCPU at the moment, in dependent integer adds per second of CPU time: one
- * add per clock cycle on any core of the last decade, so that query costs can be given in cycles
- * on a shared or throttled machine, where the share of a core a vCPU gets changes by the minute.
- * (A rough clock: it does not see what SMT siblings take from the vector units.) */
-static double clock_probe(void) {
-  unsigned long x = 0;
-  const long n = 20000000;
-  double c0 = eahas_cpu_time_s();
-  for (long i = 0; i < n; i++) {
-    x++;
-    __asm__ volatile("" : "+r"(x)); /* keeps every add, in a chain */
-  }
-  double dt = eahas_cpu_time_s() - c0;
-  return x == (unsigned long)n && dt > 0 ? n / dt : 0;
 }
 
 static void write_floats(FILE *f, const float *v, size_t n) {
@@ -350,21 +332,13 @@ int main(int argc, char **argv) {
   }
   /* Single queries and batches alternate, 3 rounds each, the best round of each kept: the
    * machine's load changes between rounds, and both sides see the same changes. */
-  /* Each round of plain single queries and batches is bracketed by clock probes; the cycles per
-   * query of a round use the mean of its two probes. */
   double c1 = 0, c1n = 0, cb = 0, cbn = 0, q1 = 0, q1n = 0, qb = 0, qbn = 0;
-  double kc1 = 1e300, kcb = 1e300, pmin = 1e300, pmax = 0;
   for (int round = 0; round < 3; round++) {
-    double c, cs, q, p0 = clock_probe();
-    q = rate(b, cfg, n, 1, seconds / 3, 0, 0, &cs);
-    if (cs > c1) c1 = cs, q1 = q;
+    double c, q;
+    q = rate(b, cfg, n, 1, seconds / 3, 0, 0, &c);
+    if (c > c1) c1 = c, q1 = q;
     q = rate(b, cfg, n, 1, seconds / 3, 0, 1, &c);
     if (c > cb) cb = c, qb = q;
-    double p1 = clock_probe(), pm = 0.5 * (p0 + p1);
-    pmin = p0 < pmin ? p0 : pmin, pmin = p1 < pmin ? p1 : pmin;
-    pmax = p0 > pmax ? p0 : pmax, pmax = p1 > pmax ? p1 : pmax;
-    if (pm > 0 && cs > 0 && pm / cs / 1e3 < kc1) kc1 = pm / cs / 1e3;
-    if (pm > 0 && c > 0 && pm / c / 1e3 < kcb) kcb = pm / c / 1e3;
     q = rate(b, cfg, n, 1, seconds / 3, 1, 0, &c);
     if (c > c1n) c1n = c, q1n = q;
     q = rate(b, cfg, n, 1, seconds / 3, 1, 1, &c);
@@ -378,10 +352,9 @@ int main(int argc, char **argv) {
          "\"cpu_us_per_query\":%.3f,\"curves_only_per_cpu_s\":%.0f,"
          "\"batch\":{\"configs_per_call\":%d,\"queries_per_s_1core\":%.0f,\"queries_per_s_1core_noise\":%.0f,"
          "\"queries_per_s_all\":%.0f,\"queries_per_cpu_s_1core\":%.0f,\"queries_per_cpu_s_1core_noise\":%.0f,"
-         "\"cpu_us_per_query\":%.3f,\"speedup_cpu_1core\":%.2f},"
-         "\"clock_probe_gadds_per_s\":[%.2f,%.2f],\"kcycles_per_query\":{\"single\":%.1f,\"batch\":%.1f}}\n",
+         "\"cpu_us_per_query\":%.3f,\"speedup_cpu_1core\":%.2f}}\n",
          path, n, t_open, eahas_bench_memory(b), rss1 - rss0, q1, q1n, threads, qa, c1, c1n, 1e6 / c1, curves_rate,
-         CHUNK, qb, qbn, qab, cb, cbn, 1e6 / cb, cb / c1, pmin / 1e9, pmax / 1e9, kc1, kcb);
+         CHUNK, qb, qbn, qab, cb, cbn, 1e6 / cb, cb / c1);
   free(cfg);
   eahas_bench_close(b);
   return 0;
