@@ -235,9 +235,10 @@ static void decode_generic(decode_job *J, float *out) {
 #define NV 3 /* vectors of 8 points per Newton iteration: independent chains for the pipelines */
 
 /* The same operations as decode_generic, in the same order on every point, written with
- * AVX-512 intrinsics: the bracket count vectorized over table entries, the starts over points
- * (gathers of tu), the Newton steps over NV x 8 points at a time. Measured 1.2-1.4x faster than
- * GCC's vectorization of the generic path, mostly by removing the scalar count and start loops.
+ * AVX-512 intrinsics: the bracket count vectorized over table entries, prefix sums of the
+ * brackets, the starts over points (table values from a window and permutes, or gathers), the
+ * Newton steps over NV x 8 points at a time. Measured 1.2-1.4x faster than GCC's vectorization
+ * of the generic path (docs/PERFORMANCE-surrogate.md), mostly by removing scalar loops.
  * Each C ternary becomes a compare (ordered, so NaN compares false as in C) and a blend. */
 AVX512 static inline __attribute__((always_inline)) void newton_avx512(const int n, const decode_job *J,
                                                                        const double *s, const double *lo,
@@ -281,9 +282,8 @@ AVX512 static inline __attribute__((always_inline)) void newton_avx512(const int
     _Pragma("GCC unroll 9") for (int k = n - 1; k >= 0; k--)
       _Pragma("GCC unroll 4") for (int q = 0; q < NV; q++) y[q] = _mm512_add_pd(_mm512_mul_pd(y[q], tj[q]), cy[k]);
     _Pragma("GCC unroll 4") for (int q = 0; q < NV; q++) {
-      int r = J->me - j - 8 * q;
-      __mmask8 mk = r >= 8 ? 0xff : r <= 0 ? 0 : (__mmask8)((1u << r) - 1);
-      _mm256_mask_storeu_ps(out + j + 8 * q, mk, _mm512_cvtpd_ps(y[q]));
+      int r = J->me - j - 8 * q; /* points of this vector inside the prefix */
+      if (r > 0) _mm256_mask_storeu_ps(out + j + 8 * q, r >= 8 ? 0xff : (__mmask8)((1u << r) - 1), _mm512_cvtpd_ps(y[q]));
     }
   }
 }
