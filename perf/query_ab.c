@@ -15,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "eahas/surrogate.h"
 #include "eahas/tabular.h"
@@ -30,12 +29,7 @@ typedef int (*single_fn)(const eahas_bench *, const eahas_config *, const eahas_
 typedef const eahas_preset *(*preset_fn)(const eahas_bench *);
 typedef void (*seed_fn)(eahas_rng *, uint64_t);
 typedef int (*sample_fn)(eahas_rng *, const eahas_preset *, int, eahas_config *, eahas_err *);
-
-static double cpu_s(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
+typedef double (*clock_fn)(void);
 
 static void *sym(void *h, const char *name) {
   void *p = dlsym(h, name);
@@ -103,6 +97,7 @@ int main(int argc, char **argv) {
       fprintf(stderr, "query_ab: %s\n", e.msg);
       return 1;
     }
+  clock_fn cpu_s = (clock_fn)sym(h0, "eahas_cpu_time_s"); /* the first library's clock for every round */
   eahas_query_opts o = {0};
   double best[MAX_LIBS][2];
   for (int i = 0; i < nl; i++) best[i][0] = best[i][1] = 1e300;

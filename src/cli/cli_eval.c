@@ -47,7 +47,7 @@ int cli_eval(int argc, char **argv) {
     if (a[0] == '-') {
       static const char *const known[] = {"--holdout", "--seed", "--members", "--degree", "--epochs", "--hidden", "--rounds"};
       int k = -1;
-      for (int j = 0; j < 7; j++)
+      for (int j = 0; j < (int)(sizeof known / sizeof known[0]); j++)
         if (!strcmp(a, known[j])) k = j;
       if (k < 0) {
         cli_error("unknown option '%s' (eahas eval --help)", a);

@@ -65,8 +65,8 @@ int cli_fit(int argc, char **argv) {
     } else if (!strcmp(a, "--members")) bad = parse_int(a, argv[++i], 1, EAHAS_MAX_MEMBERS, &o.members);
     else if (!strcmp(a, "--degree")) bad = parse_int(a, argv[++i], EAHAS_BEZIER_MIN_DEGREE, EAHAS_BEZIER_MAX_DEGREE, &o.degree);
     else if (!strcmp(a, "--hidden")) bad = parse_int(a, argv[++i], 1, EAHAS_MLP_MAX_HIDDEN, &o.hidden);
-    else if (!strcmp(a, "--epochs")) bad = parse_int(a, argv[++i], 1, 100000, &o.epochs);
-    else if (!strcmp(a, "--rounds")) bad = parse_int(a, argv[++i], 1, 100000, &o.xgb.rounds);
+    else if (!strcmp(a, "--epochs")) bad = parse_int(a, argv[++i], 1, EAHAS_FIT_MAX_STEPS, &o.epochs);
+    else if (!strcmp(a, "--rounds")) bad = parse_int(a, argv[++i], 1, EAHAS_FIT_MAX_STEPS, &o.xgb.rounds);
     else if (!strcmp(a, "--holdout")) {
       char *end;
       o.holdout = strtod(argv[++i], &end);
