@@ -6,14 +6,18 @@
  *   cc -O2 -Iinclude -Isrc perf/query_bench.c -LBUILD -leahas -Wl,-rpath,$PWD/BUILD -lpthread -lm -o BUILD/query_bench
  * Run:
  *   BUILD/query_bench FILE.eahas [--configs N] [--seconds S] [--threads T] [--export DIR] [--parts 1|2]
+ *                     [--watch S]
  * Rates of single queries (eahas_query) and of batches of 64 configs (eahas_query_batch), plain
  * and with noise, on one thread (per CPU second and per wall second) and on T threads.
  * --parts 1 adds the CPU time of each part of a query; --parts 2 prints only that.
+ * --watch S prints only the batch rate of every 1-second window over S seconds (at most 7200), on
+ * T threads, with how long the rate stayed at or above the goal of 100,000 queries per second.
  */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "eahas/surrogate.h"
@@ -93,6 +97,94 @@ static void write_floats(FILE *f, const float *v, size_t n) {
   fputc('[', f);
   for (size_t i = 0; i < n; i++) fprintf(f, "%s%.9g", i ? "," : "", (double)v[i]);
   fputc(']', f);
+}
+
+/* --watch: batches of CHUNK configs on one thread per core for a long time, the rate of every
+ * 1-second window of wall time kept (queries per second of that thread's CPU time, so time the
+ * thread waited for a core does not count). A shared machine's speed changes from minute to
+ * minute; the windows show how long one core sustains a rate, not only its best moments. */
+enum { WATCH_MAX = 7200 };
+typedef struct watch_job {
+  const eahas_bench *b;
+  const eahas_config *cfg;
+  int n, nw;
+  double seconds, sink;
+  float rate[WATCH_MAX]; /* queries per CPU second in window w */
+  long done;
+  double cpu;
+} watch_job;
+
+static double thread_cpu_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+
+static void *watch_run(void *arg) {
+  watch_job *j = arg;
+  eahas_query_result *r = malloc(sizeof *r * CHUNK);
+  if (!r) return NULL;
+  double t0 = eahas_now_s(), c0 = thread_cpu_s(), tw = t0, cw = c0;
+  long in_window = 0;
+  j->nw = 0;
+  for (int i = 0; j->nw < WATCH_MAX; i = (i + CHUNK) % j->n) {
+    int k = j->n - i < CHUNK ? j->n - i : CHUNK;
+    if (eahas_query_batch(j->b, &j->cfg[i], k, NULL, r, NULL, NULL)) break;
+    j->sink += r[0].final_test_acc;
+    in_window += k;
+    j->done += k;
+    double t = eahas_now_s();
+    if (t - tw < 1.0) continue;
+    double c = thread_cpu_s();
+    j->rate[j->nw++] = (float)(in_window / (c - cw));
+    tw = t, cw = c, in_window = 0;
+    if (t - t0 >= j->seconds) break;
+  }
+  j->cpu = thread_cpu_s() - c0;
+  free(r);
+  return NULL;
+}
+
+static int cmp_float(const void *a, const void *b) {
+  float x = *(const float *)a, y = *(const float *)b;
+  return (x > y) - (x < y);
+}
+
+/* One JSON object per thread: the windows' rates (queries per CPU second, in time order), their
+ * quantiles, the share at or above the goal and the longest run of consecutive windows at or
+ * above it, with that run's mean. */
+static void watch(const eahas_bench *b, const eahas_config *cfg, int n, int threads, double seconds, double goal) {
+  watch_job *js = calloc((size_t)threads, sizeof *js);
+  pthread_t th[256];
+  if (!js) return;
+  for (int t = 0; t < threads; t++) {
+    js[t] = (watch_job){.b = b, .cfg = cfg, .n = n, .seconds = seconds};
+    pthread_create(&th[t], NULL, watch_run, &js[t]);
+  }
+  for (int t = 0; t < threads; t++) pthread_join(th[t], NULL);
+  for (int t = 0; t < threads; t++) {
+    watch_job *j = &js[t];
+    float sorted[WATCH_MAX];
+    int nw = j->nw, above = 0, run = 0, best = 0, best_end = 0;
+    if (nw < 1) continue;
+    for (int w = 0; w < nw; w++) {
+      above += j->rate[w] >= goal;
+      run = j->rate[w] >= goal ? run + 1 : 0;
+      if (run > best) best = run, best_end = w + 1;
+    }
+    double run_mean = 0;
+    for (int w = best_end - best; w < best_end; w++) run_mean += j->rate[w] / best;
+    memcpy(sorted, j->rate, sizeof(float) * (size_t)nw);
+    qsort(sorted, (size_t)nw, sizeof(float), cmp_float);
+    printf("{\"thread\":%d,\"windows_s\":%d,\"queries_per_cpu_s\":%.0f,\"window_min\":%.0f,\"p10\":%.0f,"
+           "\"median\":%.0f,\"p90\":%.0f,\"window_max\":%.0f,\"goal\":%.0f,\"share_at_goal\":%.3f,"
+           "\"longest_run_at_goal_s\":%d,\"longest_run_mean\":%.0f,\"longest_run_ends_at_s\":%d,\"rates\":[",
+           t, nw, j->done / j->cpu, sorted[0], sorted[nw / 10], sorted[nw / 2], sorted[nw * 9 / 10], sorted[nw - 1],
+           goal, (double)above / nw, best, run_mean, best_end);
+    for (int w = 0; w < nw; w++) printf("%s%.0f", w ? "," : "", j->rate[w]);
+    printf("]}\n");
+  }
+  free(js);
 }
 
 /* Weights of every member (input-major, as eahas_mlp stores them), the configs' encodings and
@@ -294,11 +386,12 @@ static void parts(const char *path, const eahas_bench *b, const eahas_config *cf
 
 int main(int argc, char **argv) {
   if (argc < 2) {
-    fprintf(stderr, "usage: query_bench FILE.eahas [--configs N] [--seconds S] [--threads T] [--export DIR] [--parts 1|2]\n");
+    fprintf(stderr, "usage: query_bench FILE.eahas [--configs N] [--seconds S] [--threads T] [--export DIR] [--parts 1|2] [--watch S]\n");
     return 1;
   }
   const char *path = argv[1], *dir = NULL;
   int want_parts = 0;
+  double watch_s = 0;
   int n = 1000, threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
   double seconds = 2;
   for (int i = 2; i + 1 < argc; i += 2) {
@@ -307,6 +400,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
     else if (!strcmp(argv[i], "--export")) dir = argv[i + 1];
     else if (!strcmp(argv[i], "--parts")) want_parts = atoi(argv[i + 1]);
+    else if (!strcmp(argv[i], "--watch")) watch_s = atof(argv[i + 1]);
   }
   if (threads < 1) threads = 1;
   if (threads > 256) threads = 256;
@@ -326,6 +420,10 @@ int main(int argc, char **argv) {
   for (int i = 0; i < n; i++)
     if (eahas_config_sample(&rng, eahas_bench_preset(b), 0, &cfg[i], &e)) return 1;
   if (dir && export(path, dir, b, cfg, n)) return 1;
+  if (watch_s > 0) { /* --watch S: only the windows (threads: --threads, default every core) */
+    watch(b, cfg, n, threads, watch_s, 100000);
+    return 0;
+  }
   if (want_parts) {
     parts(path, b, cfg, n, seconds);
     if (want_parts > 1) return 0; /* --parts 2: the breakdown only */
