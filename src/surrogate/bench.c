@@ -327,20 +327,26 @@ int eahas_query(const eahas_bench *b, const eahas_config *c, const eahas_query_o
   return 0;
 }
 
-/* One block of at most EAHAS__MLP_BLOCK configs that passed begin_answer: the MLPs and the
- * trees of all of them at once, then each answer as eahas_query finishes it. */
+/* One block of at most QBLOCK configs that passed begin_answer: the MLPs of all of them (in
+ * blocks of EAHAS__MLP_BLOCK) and their trees at once (one query-vectorized walk of
+ * EAHAS__TREE_BLOCK), then each answer as eahas_query finishes it. */
+enum { QBLOCK = EAHAS__TREE_BLOCK };
+_Static_assert(QBLOCK % EAHAS__MLP_BLOCK == 0, "a query block is whole MLP blocks");
 static void answer_block(const eahas_bench *b, const eahas_config *const *cs, int n, const eahas_query_opts *o,
                          eahas_query_result *const *outs) {
-  enum { QB = EAHAS__MLP_BLOCK, NV = EAHAS_NUM_TQ * EAHAS_MAX_MEMBERS };
-  float x[QB][EAHAS_ENCODING_LEN], xT[EAHAS_ENCODING_LEN * QB];
-  float v[QB][NV];
-  for (int q = 0; q < QB; q++) eahas_config_encode(cs[q < n ? q : 0], b->preset, x[q]); /* pad with the first */
-  for (int f = 0; f < EAHAS_ENCODING_LEN; f++)
-    for (int q = 0; q < QB; q++) xT[f * QB + q] = x[q][f];
-  eahas_bezier mus[QB][EAHAS_NUM_CURVES], sds[QB][EAHAS_NUM_CURVES];
-  if (eahas__surrogate_predict_block(&b->s, xT, mus, o && o->noise ? sds : NULL))
-    for (int q = 0; q < n; q++) eahas__surrogate_predict_all(&b->s, x[q], mus[q], o && o->noise ? sds[q] : NULL);
-  int ok[QB];
+  enum { MB = EAHAS__MLP_BLOCK, NV = EAHAS_NUM_TQ * EAHAS_MAX_MEMBERS };
+  float x[QBLOCK][EAHAS_ENCODING_LEN], xT[EAHAS_ENCODING_LEN * MB];
+  float v[QBLOCK][NV];
+  eahas_bezier mus[QBLOCK][EAHAS_NUM_CURVES], sds[QBLOCK][EAHAS_NUM_CURVES];
+  for (int q = 0; q < n; q++) eahas_config_encode(cs[q], b->preset, x[q]);
+  for (int q0 = 0; q0 < n; q0 += MB) {
+    int nb = n - q0 < MB ? n - q0 : MB;
+    for (int f = 0; f < EAHAS_ENCODING_LEN; f++) /* feature-major, padded with the block's first */
+      for (int q = 0; q < MB; q++) xT[f * MB + q] = x[q0 + (q < nb ? q : 0)][f];
+    if (eahas__surrogate_predict_block(&b->s, xT, mus + q0, o && o->noise ? sds + q0 : NULL))
+      for (int q = q0; q < q0 + nb; q++) eahas__surrogate_predict_all(&b->s, x[q], mus[q], o && o->noise ? sds[q] : NULL);
+  }
+  int ok[QBLOCK];
   if (b->fused_block) eahas__fused_trees_predict_block(b->fused, &x[0][0], EAHAS_ENCODING_LEN, n, &v[0][0], NV, ok);
   for (int q = 0; q < n; q++) {
     if (!b->fused_block || !ok[q]) predict_trees(b, x[q], v[q]);
@@ -355,8 +361,8 @@ int eahas_query_batch(const eahas_bench *b, const eahas_config *c, int n, const 
                       eahas_query_result *out, int *rcs, eahas_err *err) {
   if (n < 0) return eahas_err_set(err, EAHAS_EINVAL, "batch of %d configs: the count must be >= 0", n);
   int first_rc = 0;
-  const eahas_config *cs[EAHAS__MLP_BLOCK];
-  eahas_query_result *outs[EAHAS__MLP_BLOCK];
+  const eahas_config *cs[QBLOCK];
+  eahas_query_result *outs[QBLOCK];
   int nb = 0;
   for (int i = 0; i < n; i++) {
     eahas_err e1 = {0};
@@ -372,7 +378,7 @@ int eahas_query_batch(const eahas_bench *b, const eahas_config *c, int n, const 
     if (o && o->tabular) continue;
     cs[nb] = &c[i];
     outs[nb++] = &out[i];
-    if (nb == EAHAS__MLP_BLOCK) {
+    if (nb == QBLOCK) {
       answer_block(b, cs, nb, o, outs);
       nb = 0;
     }

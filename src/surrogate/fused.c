@@ -35,7 +35,8 @@
 #define NEVER ((uint16_t)(2047u << 5))
 #define MAX_RANK 2046
 #define QDEPTH 4 /* the query-vectorized walk: trees of depth <= 4 (16 leaves, one vector; written out for 4) */
-#define QB 16     /* queries per query-vectorized walk */
+#define QB EAHAS__TREE_BLOCK /* queries per query-vectorized walk: 32 bins of 16 bits fill one vector */
+_Static_assert(QB == 32, "predict_queries is written for 32 queries");
 
 struct eahas__fused_trees {
   int n_forests, n_groups, steps, depth, ni, nl; /* ni = 2^D - 1 nodes, nl = 2^D leaves */
@@ -44,9 +45,9 @@ struct eahas__fused_trees {
   int thr_off[EAHAS_ENCODING_LEN + 1];
   uint16_t *node;                /* [group][step][node][lane] */
   float *leaf;                   /* [group][step][leaf][lane] */
-  /* The same trees forest-major for walking 16 queries at once (depth <= 4; NULL otherwise):
-   * per forest and step, 15 nodes as (feat | rank << 5, byte offset of the feature's row of
-   * query bins) and 16 leaves. */
+  /* The same trees forest-major for walking 32 queries at once (depth <= 4; NULL otherwise):
+   * per forest and step, 15 nodes as (rank, byte offset of the feature's row of query bins) and
+   * 16 leaves. */
   int32_t *qnode;                /* [forest][step][15][2] */
   float *qleaf;                  /* [forest][step][16], 64-byte aligned */
   float base[];                  /* [group * LANES + lane] */
@@ -168,8 +169,8 @@ static void build_query_major(eahas__fused_trees *ft) {
         if (level < D) { /* node k of the QDEPTH tree is node k of the depth-D tree */
           w = nd[(size_t)k * LANES + lane];
         }
-        qn[2 * k] = (int32_t)w;
-        qn[2 * k + 1] = (int32_t)((w & 31u) * sizeof(int32_t) * QB);
+        qn[2 * k] = (int32_t)(w >> 5); /* NEVER: 2047, above every bin */
+        qn[2 * k + 1] = (int32_t)((w & 31u) * sizeof(uint16_t) * QB);
       }
       /* leaf index of the QDEPTH walk = depth-D leaf index << (QDEPTH - D) + decisions below D,
        * which are all "left" (never-right padding): leaf j of depth D sits at j << (QDEPTH - D) */
@@ -355,29 +356,32 @@ __attribute__((target("avx512f,avx512bw"))) static void predict_avx512(const eah
 #endif
 
 #ifdef FUSED_X86
-/* nq <= 16 queries in the lanes of one vector, one forest and tree at a time: the 15 node tests
- * are 15 compares of a feature's row of 16 query bins (shifted left by 5, so that "bin > rank"
- * is "bin << 5 > feat | rank << 5") with the node word broadcast; each query's path is picked
- * from the compare masks with bit operations as in predict_avx512_d, and its leaf with one
- * permute of the tree's 16 leaves. Each forest's lanes add their leaves in tree order: the same
- * float sums as every other path. out[q * ldo + i] for forest i. */
+/* nq <= 32 queries in the 16-bit lanes of one vector, one forest and tree at a time: the 15 node
+ * tests are 15 unsigned compares of a feature's row of 32 query bins with the node's rank
+ * broadcast ("bin > rank"); each query's path is picked from the 32-bit compare masks with bit
+ * operations as in predict_avx512_d, its leaf index (0..15) built in 16-bit lanes and widened,
+ * and its leaf taken with one permute of the tree's 16 leaves per 16 queries. (16 queries in
+ * 32-bit lanes did the same bit operations for half as many queries.) Each forest's lanes add
+ * their leaves in tree order: the same float sums as every other path. out[q * ldo + i] for
+ * forest i. */
 __attribute__((target("avx512f,avx512bw"))) static void predict_queries(const eahas__fused_trees *ft,
                                                                         const uint16_t *bins, int nq, float *out,
                                                                         int ldo, const int *idx) {
   enum { QN = (1 << QDEPTH) - 1, QL = 1 << QDEPTH };
-  int32_t rows[EAHAS_ENCODING_LEN * QB] __attribute__((aligned(64)));
+  uint16_t rows[EAHAS_ENCODING_LEN * QB] __attribute__((aligned(64)));
   for (int f = 0; f < EAHAS_ENCODING_LEN; f++)
-    for (int q = 0; q < QB; q++) rows[f * QB + q] = q < nq ? (int32_t)bins[(size_t)q * LANES + f] << 5 : 0;
+    for (int q = 0; q < QB; q++) rows[f * QB + q] = q < nq ? bins[(size_t)q * LANES + f] : 0;
   const char *rb = (const char *)rows;
-  const __m512i v8 = _mm512_set1_epi32(8), v4 = _mm512_set1_epi32(4), v2 = _mm512_set1_epi32(2), v1 = _mm512_set1_epi32(1);
+  const __m512i v8 = _mm512_set1_epi16(8), v4 = _mm512_set1_epi16(4), v2 = _mm512_set1_epi16(2), v1 = _mm512_set1_epi16(1);
   for (int i = 0; i < ft->n_forests; i++) {
-    __m512 acc = _mm512_setzero_ps();
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
     const int32_t *qn = ft->qnode + (size_t)i * ft->steps * 2 * QN;
     const float *ql = ft->qleaf + (size_t)i * ft->steps * QL;
     for (int t = 0; t < ft->steps; t++, qn += 2 * QN, ql += QL) {
       uint32_t m[QN];
       for (int k = 0; k < QN; k++)
-        m[k] = _mm512_cmpgt_epi32_mask(_mm512_load_si512((const void *)(rb + qn[2 * k + 1])), _mm512_set1_epi32(qn[2 * k]));
+        m[k] = _mm512_cmpgt_epu16_mask(_mm512_load_si512((const void *)(rb + qn[2 * k + 1])),
+                                       _mm512_set1_epi16((short)qn[2 * k]));
       /* sel(c, a, b): per lane, b where c is set, else a. The node at level l is the one the
        * decisions c0..c(l-1) lead to (c0 picks the half, c1 the quarter, ...). */
 #define SEL(c, a, b) ((a) ^ (((a) ^ (b)) & (c)))
@@ -386,14 +390,17 @@ __attribute__((target("avx512f,avx512bw"))) static void predict_queries(const ea
       uint32_t c3 = SEL(c0, SEL(c1, SEL(c2, m[7], m[8]), SEL(c2, m[9], m[10])),
                         SEL(c1, SEL(c2, m[11], m[12]), SEL(c2, m[13], m[14])));
 #undef SEL
-      __m512i li = _mm512_maskz_mov_epi32((__mmask16)c0, v8);
-      li = _mm512_mask_add_epi32(li, (__mmask16)c1, li, v4);
-      li = _mm512_mask_add_epi32(li, (__mmask16)c2, li, v2);
-      li = _mm512_mask_add_epi32(li, (__mmask16)c3, li, v1);
-      acc = _mm512_add_ps(acc, _mm512_permutexvar_ps(li, _mm512_load_ps(ql)));
+      __m512i li = _mm512_maskz_mov_epi16(c0, v8);
+      li = _mm512_mask_add_epi16(li, c1, li, v4);
+      li = _mm512_mask_add_epi16(li, c2, li, v2);
+      li = _mm512_mask_add_epi16(li, c3, li, v1);
+      const __m512 leaves = _mm512_load_ps(ql);
+      acc0 = _mm512_add_ps(acc0, _mm512_permutexvar_ps(_mm512_cvtepu16_epi32(_mm512_castsi512_si256(li)), leaves));
+      acc1 = _mm512_add_ps(acc1, _mm512_permutexvar_ps(_mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(li, 1)), leaves));
     }
     float a[QB];
-    _mm512_storeu_ps(a, acc);
+    _mm512_storeu_ps(a, acc0);
+    _mm512_storeu_ps(a + 16, acc1);
     for (int q = 0; q < nq; q++) out[(size_t)idx[q] * ldo + i] = a[q] + ft->base[i];
   }
 }
@@ -407,7 +414,7 @@ int eahas__fused_trees_predict(const eahas__fused_trees *ft, const float *x, flo
 
 void eahas__fused_trees_predict_block(const eahas__fused_trees *ft, const float *x, int ldx, int nq, float *out,
                                       int ldo, int *ok) {
-  enum { QMAX = 16 };
+  enum { QMAX = QB };
   uint16_t bins[QMAX * LANES];
   float acc[QMAX * LANES];
   for (int q0 = 0; q0 < nq; q0 += QMAX) {

@@ -21,7 +21,8 @@ size_t eahas__fused_trees_bytes(const eahas__fused_trees *ft);
 int eahas__fused_trees_predict(const eahas__fused_trees *ft, const float *x, float *out);
 /* nq inputs at once (x[q * ldx + f]): out[q * ldo + i] as eahas__fused_trees_predict gives it;
  * ok[q] = 0 (nothing written for q) where input q has a NaN. Each step's nodes are read once per
- * 16 inputs. */
+ * 32 inputs (EAHAS__TREE_BLOCK). */
+#define EAHAS__TREE_BLOCK 32
 void eahas__fused_trees_predict_block(const eahas__fused_trees *ft, const float *x, int ldx, int nq, float *out,
                                       int ldo, int *ok);
 /* 1 when blocks of queries get the query-vectorized walk (AVX-512, depth <= 4); blocks of

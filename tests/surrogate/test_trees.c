@@ -154,16 +154,16 @@ static void test_fused_forests(void **state) {
       }
     }
     assert_int_equal(bad, 0);
-    /* many inputs at once (blocks of 16 and a tail), one of them with a NaN: the same sums,
+    /* many inputs at once (blocks of 32 and a tail), one of them with a NaN: the same sums,
        and the NaN row flagged and left untouched */
     check_block(ft, fs, NF, Xt, M, 40, 7);
   }
   eahas__fused_trees_force_generic = 0;
   {
     /* forests of depth <= 4 only (depths 1 to 4 side by side, and 1 to 2): blocks of inputs
-       take the query-vectorized walk (16 inputs per vector, shallower trees padded); 17 inputs
-       = a block of 16 and a block of 1 (the lane walk), 33 = 16 + 16 + 1; the NaN row is left
-       untouched */
+       take the query-vectorized walk (32 inputs per vector, shallower trees padded); 17 inputs
+       = one part-filled block, 33 = a block of 32 and a block of 1 (the lane walk), 45 = 32 + 13;
+       the NaN row is left untouched */
     for (int maxd = 2; maxd <= 4; maxd += 2) { /* a common depth below 4 pads every tree */
       const eahas_forest *sh[NF];
       int ns = 0;
@@ -172,8 +172,8 @@ static void test_fused_forests(void **state) {
       assert_true(ns >= 10);
       eahas__fused_trees *fq = eahas__fused_trees_build(sh, ns);
       assert_non_null(fq);
-      static const int counts[] = {17, 33, M};
-      for (int ci = 0; ci < 3; ci++) check_block(fq, sh, ns, Xt, counts[ci], 5, 2);
+      static const int counts[] = {17, 33, 45, M};
+      for (int ci = 0; ci < 4; ci++) check_block(fq, sh, ns, Xt, counts[ci], 5, 2);
       eahas__fused_trees_free(fq);
     }
   }
