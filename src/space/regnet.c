@@ -28,7 +28,7 @@ int eahas_regnet_expand(const eahas_regnet_arch *a, eahas_regnet *out, eahas_err
 
   /* Per-block continuous widths u_j = w0 + wa*j, exponents s_j, quantized widths w_j. */
   const double log_wm = log(a->wm);
-  double k_max = 0;
+  double k_max = 0, k_prev = -1, w_prev = 0;
   int ns = 0;
   for (int j = 0; j < a->d; j++) {
     double u = (double)j * a->wa + (double)a->w0;
@@ -39,7 +39,10 @@ int eahas_regnet_expand(const eahas_regnet_arch *a, eahas_regnet *out, eahas_err
                            "(wa too large or wm too close to 1)",
                            a->d, a->w0, a->wa, a->wm, j + 1, k, REGNET_MAX_EXP);
     if (k > k_max) k_max = k;
-    double w = rint(a->w0 * pow(a->wm, k) / REGNET_Q) * REGNET_Q;
+    /* blocks of a stage share k: pow once per stage (queries expand a RegNet per config) */
+    double w = k == k_prev ? w_prev : rint(a->w0 * pow(a->wm, k) / REGNET_Q) * REGNET_Q;
+    k_prev = k;
+    w_prev = w;
     if (!(w <= REGNET_MAX_WIDTH))
       return eahas_err_set(err, EAHAS_EINVAL, "RegNet d=%d w0=%d wa=%g wm=%g: block %d has width %g, above %d",
                            a->d, a->w0, a->wa, a->wm, j + 1, w, REGNET_MAX_WIDTH);

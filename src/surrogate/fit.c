@@ -202,6 +202,21 @@ int eahas__surrogate_predict_block(const eahas_surrogate *s, const float *xT,
     if (!(s->curves_mask & (1 << k))) continue;
     for (int m = 0; m < K; m++)
       if (eahas__mlp_forward_block(&s->mlp[k][m], xT, outT[m])) return -1;
+    if (!sd) { /* the mean alone: members_to_bezier's sums and division, 16 queries side by side */
+      for (int j = 0; j < no; j++) {
+        double acc[QB];
+        for (int q = 0; q < QB; q++) acc[q] = 0;
+        for (int m = 0; m < K; m++)
+          for (int q = 0; q < QB; q++) acc[q] += outT[m][j * QB + q];
+        for (int q = 0; q < QB; q++) outT[0][j * QB + q] = (float)(acc[q] / K);
+      }
+      for (int q = 0; q < QB; q++) {
+        float mt[2 * EAHAS_BEZIER_MAX_DEGREE];
+        for (int j = 0; j < no; j++) mt[j] = outT[0][j * QB + q];
+        eahas__target_to_bezier(mt, s->degree, &mean[q][k]);
+      }
+      continue;
+    }
     for (int q = 0; q < QB; q++) {
       float buf[EAHAS_MAX_MEMBERS][2 * EAHAS_BEZIER_MAX_DEGREE], *outs[EAHAS_MAX_MEMBERS];
       for (int m = 0; m < K; m++) {

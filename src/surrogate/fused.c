@@ -247,19 +247,22 @@ int eahas__fused_trees_query_major(const eahas__fused_trees *ft) { return ft && 
 
 int eahas__fused_trees_force_generic = 0;
 
-/* bin_f = number of thresholds of feature f that are <= x_f (upper bound). */
+/* bin_f = number of thresholds of feature f that are <= x_f (upper bound). The search halves a
+ * window [lo, lo + len) that holds the boundary, its steps set by the count alone, so the
+ * compiler makes the choice a conditional move: a data-dependent branch here mispredicted about
+ * once per feature. */
 static int bins_of(const eahas__fused_trees *ft, const float *x, uint16_t bins[LANES]) {
   memset(bins, 0, sizeof(uint16_t) * LANES);
   for (int f = 0; f < EAHAS_ENCODING_LEN; f++) {
     if (isnan(x[f])) return -1;
     const float *t = ft->thr + ft->thr_off[f];
-    int lo = 0, hi = ft->thr_off[f + 1] - ft->thr_off[f];
-    while (lo < hi) {
-      int mid = (lo + hi) / 2;
-      if (t[mid] <= x[f]) lo = mid + 1;
-      else hi = mid;
+    int n = ft->thr_off[f + 1] - ft->thr_off[f], lo = 0, len = n;
+    while (len > 1) { /* t[0..lo) <= x_f < t[lo + len..n) */
+      int half = len / 2;
+      lo = t[lo + half] <= x[f] ? lo + half : lo;
+      len -= half;
     }
-    bins[f] = (uint16_t)lo;
+    bins[f] = (uint16_t)(lo + (n > 0 && t[lo] <= x[f]));
   }
   return 0;
 }
