@@ -183,11 +183,14 @@ static int same_answer(const eahas_query_result *a, const eahas_query_result *b)
 }
 
 /* A batch answers each config exactly as a single query does, for every kind of options, across
- * block boundaries (37 configs: 16 + 16 + 5), with failing configs in the middle that leave the
- * others answered: their codes in rcs, the first one returned and named by index. */
+ * block boundaries (75 configs: blocks of 32 + 32 + 11, each of MLP blocks of 16), with failing
+ * configs in the middle that leave the others answered: their codes in rcs, the first one
+ * returned and named by index. Also with 1 and 3 members (refitted copies): one member takes
+ * other tree paths, and 3 is the smallest ensemble whose mean rounds differently in float than
+ * in double. */
 static void test_batch_matches_single(void **state) {
   (void)state;
-  enum { N = 37 };
+  enum { N = 75 };
   static eahas_config c[N];
   static eahas_query_result got[N], want;
   int rcs[N];
@@ -223,8 +226,8 @@ static void test_batch_matches_single(void **state) {
   }
   /* all valid: 0, and rcs may be NULL; an empty batch is fine */
   eahas_err e = {0};
-  assert_int_equal(eahas_query_batch(B, c + 6, 20, NULL, got, NULL, &e), 0);
-  for (int i = 0; i < 20; i++) {
+  assert_int_equal(eahas_query_batch(B, c + 6, 40, NULL, got, NULL, &e), 0);
+  for (int i = 0; i < 40; i++) {
     assert_int_equal(eahas_query(B, &c[6 + i], NULL, &want, &e), 0);
     assert_true(same_answer(&got[i], &want));
   }
@@ -232,33 +235,35 @@ static void test_batch_matches_single(void **state) {
   assert_int_equal(eahas_query_batch(B, c, -1, NULL, got, NULL, &e), EAHAS_EINVAL);
   assert_non_null(strstr(e.msg, "batch of -1 configs"));
   /* one member (5 forests): single queries walk the forests one at a time, blocks walk them
-     fused; the answers still agree bit for bit */
-  char p1[300];
-  snprintf(p1, sizeof p1, "%s.k1", path);
-  FILE *in = fopen(path, "rb"), *outf = fopen(p1, "wb");
-  assert_non_null(in);
-  assert_non_null(outf);
-  char buf[65536];
-  size_t got_n;
-  while ((got_n = fread(buf, 1, sizeof buf, in)) > 0) assert_int_equal(fwrite(buf, 1, got_n, outf), got_n);
-  fclose(in);
-  fclose(outf);
-  eahas_fit_opts o;
-  small_opts(&o);
-  o.members = 1;
-  assert_int_equal(eahas_fit_file(p1, &o, NULL, &e), 0);
-  eahas_bench *b1;
-  assert_int_equal(eahas_bench_open(p1, &b1, &e), 0);
-  for (int k = 0; k < 2; k++) {
-    eahas_query_opts q1 = {.noise = k, .noise_seed = 11};
-    assert_int_equal(eahas_query_batch(b1, c + 6, 20, &q1, got, NULL, &e), 0);
-    for (int i = 0; i < 20; i++) {
-      assert_int_equal(eahas_query(b1, &c[6 + i], &q1, &want, &e), 0);
-      if (!same_answer(&got[i], &want)) fail_msg("one member, noise %d, config %d: batch and single differ", k, i);
+     fused; three members: the block's mean of the members; the answers still agree bit for bit */
+  for (int K = 1; K <= 3; K += 2) {
+    char p1[300];
+    snprintf(p1, sizeof p1, "%s.k%d", path, K);
+    FILE *in = fopen(path, "rb"), *outf = fopen(p1, "wb");
+    assert_non_null(in);
+    assert_non_null(outf);
+    char buf[65536];
+    size_t got_n;
+    while ((got_n = fread(buf, 1, sizeof buf, in)) > 0) assert_int_equal(fwrite(buf, 1, got_n, outf), got_n);
+    fclose(in);
+    fclose(outf);
+    eahas_fit_opts o;
+    small_opts(&o);
+    o.members = K;
+    assert_int_equal(eahas_fit_file(p1, &o, NULL, &e), 0);
+    eahas_bench *b1;
+    assert_int_equal(eahas_bench_open(p1, &b1, &e), 0);
+    for (int k = 0; k < 2; k++) {
+      eahas_query_opts q1 = {.noise = k, .noise_seed = 11};
+      assert_int_equal(eahas_query_batch(b1, c + 6, 40, &q1, got, NULL, &e), 0);
+      for (int i = 0; i < 40; i++) {
+        assert_int_equal(eahas_query(b1, &c[6 + i], &q1, &want, &e), 0);
+        if (!same_answer(&got[i], &want)) fail_msg("%d members, noise %d, config %d: batch and single differ", K, k, i);
+      }
     }
+    eahas_bench_close(b1);
+    unlink(p1);
   }
-  eahas_bench_close(b1);
-  unlink(p1);
 }
 
 static void test_eval(void **state) {
