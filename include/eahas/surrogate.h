@@ -70,10 +70,10 @@ int eahas_query(const eahas_bench *b, const eahas_config *c, const eahas_query_o
 /* Answers n configs c[0..n) with the options o (may be NULL): out[i] is what eahas_query(b, &c[i],
  * o, &out[i], ...) gives, bit for bit, but computed in blocks of 32 configs, so that each MLP's
  * weights are read once per 16 configs and each tree step once per 32 (several times the
- * throughput of single queries on CPUs with AVX-512; elsewhere it answers one at a time). A config that fails leaves
- * its out[i] unspecified and does not stop the others. rcs (may be NULL) gets each config's
- * error code (0: answered). Returns 0 when all were answered, else the first failing config's
- * code, with err naming its index ("config 3 of the batch: ...").
+ * throughput of single queries on CPUs with AVX-512; elsewhere it answers one at a time). A
+ * config that fails leaves its out[i] unspecified and does not stop the others. rcs (may be
+ * NULL) gets each config's error code (0: answered). Returns 0 when all were answered, else the
+ * first failing config's code, with err naming its index ("config 3 of the batch: ...").
  * Thread-safe like eahas_query; no allocation; scratch on the stack, up to about 170 KB (the
  * widest MLP allowed; glibc's 8 MB thread stacks are plenty, 128 KB ones are not). Errors:
  * EAHAS_EINVAL for n < 0, else those of eahas_query. */
