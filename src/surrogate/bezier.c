@@ -6,13 +6,14 @@
 #include <string.h>
 
 #include "eahas/surrogate.h"
+#include "surrogate/internal.h"
 
-/* Hot loops get an AVX2 clone picked at run time (x86-64 with GCC or Clang). -std=c11 keeps
- * -ffp-contract=off, so both clones round identically: results do not depend on the CPU. */
+/* The portable decoding path is compiled three times on x86-64 with GCC or Clang (baseline,
+ * x86-64-v3, x86-64-v4: see decode_portable) and the best one for the CPU is picked at run time.
+ * -std=c11 keeps -ffp-contract=off and the Newton steps use C99 fma(), exactly rounded, so every
+ * copy gives the same values: results do not depend on the CPU. */
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define EAHAS_HOT __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define EAHAS_HOT
+#define DECODE_X86 1
 #endif
 
 static const double BINOM[EAHAS_BEZIER_MAX_DEGREE + 1][EAHAS_BEZIER_MAX_DEGREE + 1] = {
@@ -189,9 +190,9 @@ typedef struct decode_job {
   double tu[DECODE_TABLE + 1 + 15]; /* + 15: read (not used) by decode_avx512's window loads */
 } decode_job;
 
-/* The portable path (with AVX2 and AVX-512 clones of GCC's own vectorization). */
-EAHAS_HOT
-static void decode_generic(decode_job *J, float *out) {
+/* The portable path: plain C that the compiler vectorizes, inlined into one copy per
+ * instruction set below. */
+static inline __attribute__((always_inline)) void decode_portable(decode_job *J, float *out) {
   FILL_TABLE(J);
   const int n = J->n, m = J->m, me = J->me;
   const double ds = J->ds, *tu = J->tu;
@@ -231,13 +232,25 @@ static void decode_generic(decode_job *J, float *out) {
   }
 }
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define DECODE_X86 1
+/* The copies of the portable path. Explicit copies rather than target_clones, so that a test can
+ * run each one (eahas__bezier_path) whatever CPU picks: the baseline copy calls libm's fma (exact
+ * in software on x86 CPUs without FMA), the others use the FMA instruction. */
+static void decode_base(decode_job *J, float *out) { decode_portable(J, out); }
+#ifdef DECODE_X86
+__attribute__((target("arch=x86-64-v3"))) static void decode_v3(decode_job *J, float *out) {
+  decode_portable(J, out);
+}
+__attribute__((target("arch=x86-64-v4"))) static void decode_v4(decode_job *J, float *out) {
+  decode_portable(J, out);
+}
+#endif
+
+#ifdef DECODE_X86
 #include <immintrin.h>
 #define AVX512 __attribute__((target("avx512f,avx512vl,fma")))
 #define NV 3 /* vectors of 8 points per Newton iteration: independent chains for the pipelines */
 
-/* The same operations as decode_generic, in the same order on every point, written with
+/* The same operations as decode_portable, in the same order on every point, written with
  * AVX-512 intrinsics: the bracket count vectorized over table entries, prefix sums of the
  * brackets, the starts over points (table values from a window and permutes, or gathers), the
  * Newton steps over NV x 8 points at a time. Measured 1.2-1.4x faster than GCC's vectorization
@@ -378,15 +391,43 @@ AVX512 static void decode_avx512(decode_job *J, float *out) {
 }
 #endif
 
-int eahas__bezier_force_generic = 0;
+int eahas__bezier_path = EAHAS__DECODE_AUTO;
 
-int eahas__bezier_avx512(void) {
+int eahas__bezier_path_supported(int path) {
+  if (path == EAHAS__DECODE_BASE) return 1;
 #ifdef DECODE_X86
-  /* libgcc fills the CPU model before constructors run: a read-only test, safe from any thread */
-  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl");
-#else
-  return 0;
+  /* libgcc fills the CPU model before constructors run: read-only tests, safe from any thread.
+   * The levels' feature lists are spelled out (older compilers do not know the level names). */
+  if (path == EAHAS__DECODE_AVX512) return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl");
+  int v3 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("bmi2");
+  if (path == EAHAS__DECODE_V3) return v3;
+  if (path == EAHAS__DECODE_V4)
+    return v3 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512cd") && __builtin_cpu_supports("avx512dq") &&
+           __builtin_cpu_supports("avx512vl");
 #endif
+  return 0;
+}
+
+/* The path queries take: the AVX-512 intrinsics where the CPU has them (two feature tests, as
+ * before this choice had copies), else the best copy of the portable path. */
+static int best_path(void) {
+  int p = EAHAS__DECODE_AVX512;
+  while (p > EAHAS__DECODE_BASE && !eahas__bezier_path_supported(p)) p--;
+  return p;
+}
+
+int eahas__bezier_avx512(void) { return best_path() == EAHAS__DECODE_AVX512; }
+
+static void decode_on(int path, decode_job *J, float *out) {
+  switch (path) {
+#ifdef DECODE_X86
+  case EAHAS__DECODE_AVX512: decode_avx512(J, out); return;
+  case EAHAS__DECODE_V4: decode_v4(J, out); return;
+  case EAHAS__DECODE_V3: decode_v3(J, out); return;
+#endif
+  default: decode_base(J, out); return;
+  }
 }
 
 void eahas_bezier_decode(const eahas_bezier *b, int L, float *out) { eahas_bezier_decode_prefix(b, L, L, out); }
@@ -405,11 +446,8 @@ void eahas_bezier_decode_prefix(const eahas_bezier *b, int L, int E, float *out)
   J.m = L - 2;
   J.me = E - 1 < J.m ? E - 1 : J.m; /* interior points inside the prefix: x = 2..min(E, L - 1) */
   J.ds = 1.0 / (L - 1);
-#ifdef DECODE_X86
-  if (!eahas__bezier_force_generic && eahas__bezier_avx512()) decode_avx512(&J, out);
-  else
-#endif
-    decode_generic(&J, out);
+  int path = eahas__bezier_path;
+  decode_on(path >= EAHAS__DECODE_BASE && eahas__bezier_path_supported(path) ? path : best_path(), &J, out);
   out[0] = (float)b->y[0];
   if (E == L) out[L - 1] = (float)b->y[n];
 }

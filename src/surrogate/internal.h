@@ -31,11 +31,17 @@ int eahas__fused_trees_query_major(const eahas__fused_trees *ft);
 /* Tests: 1 forces the portable walk even where AVX-512BW is available. */
 extern int eahas__fused_trees_force_generic;
 
-/* Tests: 1 makes eahas_bezier_decode_prefix take the portable path even where AVX-512 is
- * available (bezier.c); both give the same values bit for bit, except possibly the sign of a
- * NaN (x86 keeps the first operand's NaN, and which one is first is the compiler's choice). */
-extern int eahas__bezier_force_generic;
-/* 1 where decoding takes the AVX-512 path (AVX-512F and VL, unless forced off above). */
+/* Decoding paths (bezier.c): the portable C compiled for baseline x86-64 (libm's fma), for
+ * x86-64-v3 and for x86-64-v4, and AVX-512 intrinsics. All give the same values bit for bit,
+ * except possibly the sign of a NaN (x86 keeps the first operand's NaN, and which one is first
+ * is the compiler's choice). Off x86-64 only the portable C exists (EAHAS__DECODE_BASE). */
+enum { EAHAS__DECODE_AUTO = -1, EAHAS__DECODE_BASE, EAHAS__DECODE_V3, EAHAS__DECODE_V4, EAHAS__DECODE_AVX512 };
+/* Tests: the path eahas_bezier_decode_prefix takes; AUTO (the default), or a path this CPU
+ * lacks, gives the best the CPU has. Not for use while other threads decode. */
+extern int eahas__bezier_path;
+/* 1 where this CPU (and this build) can run the path. */
+int eahas__bezier_path_supported(int path);
+/* 1 where decoding takes the AVX-512 path by default (AVX-512F and VL). */
 int eahas__bezier_avx512(void);
 
 /* out[i][0..n_out) = eahas_mlp_forward(m[i], x) bit for bit, for n networks on one input,

@@ -117,17 +117,24 @@ static void test_decode_prefix(void **state) {
 /* Same float, or both NaN (the sign of a NaN is the compiler's choice of operand order). */
 static int same_value(float a, float b) { return (isnan(a) && isnan(b)) || !memcmp(&a, &b, sizeof a); }
 
-/* The AVX-512 path of decoding gives the portable path's values bit for bit: degrees 3 to 8,
- * every length 2..200 with several prefixes, flat stretches of u, steep ends, table entries on
- * the epochs exactly (u = t, L - 1 a power of two), control u that is not monotone or leaves
- * [0, 1] (not the root then, but the same numbers), and NaN or infinite control points in u, y
- * or both (the same NaNs, and no crash). Skipped on CPUs without AVX-512. */
+/* Every decoding path this CPU can run (the portable C compiled for x86-64-v3 and -v4, the
+ * AVX-512 intrinsics) gives the values of the portable C compiled for baseline x86-64, whose
+ * fma() is libm's, bit for bit: degrees 3 to 8, every length 2..200 with several prefixes, flat
+ * stretches of u, steep ends, table entries on the epochs exactly (u = t, L - 1 a power of two),
+ * control u that is not monotone or leaves [0, 1] (not the root then, but the same numbers), and
+ * NaN or infinite control points in u, y or both (the same NaNs, and no crash). Skipped where
+ * only the baseline path exists. */
 static void test_decode_paths_agree(void **state) {
   (void)state;
-  if (!eahas__bezier_avx512()) {
-    print_message("no AVX-512 on this CPU: only the portable path exists\n");
+  int paths[3], np = 0;
+  for (int p = EAHAS__DECODE_V3; p <= EAHAS__DECODE_AVX512; p++)
+    if (eahas__bezier_path_supported(p)) paths[np++] = p;
+  if (np == 0) {
+    print_message("only the baseline decoding path exists on this CPU\n");
     skip();
   }
+  /* the default is the best path there is: AVX-512 where the CPU has it */
+  assert_int_equal(eahas__bezier_avx512(), eahas__bezier_path_supported(EAHAS__DECODE_AVX512));
   eahas_rng r;
   eahas_rng_seed(&r, 77);
   static float a[EAHAS_MAX_EPOCHS + 2], g[EAHAS_MAX_EPOCHS + 2];
@@ -153,20 +160,23 @@ static void test_decode_paths_agree(void **state) {
     /* u = t with n = 4 or 8 and L - 1 a power of 2: table entries fall exactly on epochs */
     if (trial % 7 == 4 && (n == 4 || n == 8)) L = 1 + (1 << (1 + trial / 7 % 7));
     for (int E = 1; E <= L + 1; E += 1 + L / 9) {
-      for (int i = 0; i < EAHAS_MAX_EPOCHS + 2; i++) a[i] = g[i] = -1.0f;
-      eahas__bezier_force_generic = 0;
-      eahas_bezier_decode_prefix(&b, L, E, a);
-      eahas__bezier_force_generic = 1;
+      for (int i = 0; i < EAHAS_MAX_EPOCHS + 2; i++) g[i] = -1.0f;
+      eahas__bezier_path = EAHAS__DECODE_BASE;
       eahas_bezier_decode_prefix(&b, L, E, g);
-      eahas__bezier_force_generic = 0;
-      for (int i = 0; i < EAHAS_MAX_EPOCHS + 2; i++)
-        if (!same_value(a[i], g[i]))
-          fail_msg("trial %d, degree %d, L %d, E %d: value %d is %.9g, the portable path's %.9g", trial, n, L, E, i,
-                   a[i], g[i]);
-      checked++;
+      for (int p = 0; p < np; p++) {
+        for (int i = 0; i < EAHAS_MAX_EPOCHS + 2; i++) a[i] = -1.0f;
+        eahas__bezier_path = paths[p];
+        eahas_bezier_decode_prefix(&b, L, E, a);
+        for (int i = 0; i < EAHAS_MAX_EPOCHS + 2; i++)
+          if (!same_value(a[i], g[i]))
+            fail_msg("trial %d, degree %d, L %d, E %d, path %d: value %d is %.9g, the baseline path's %.9g", trial,
+                     n, L, E, paths[p], i, a[i], g[i]);
+        checked++;
+      }
+      eahas__bezier_path = EAHAS__DECODE_AUTO;
     }
   }
-  assert_true(checked > 5000);
+  assert_true(checked > 5000 * np);
 }
 
 static void test_monotone_projection(void **state) {
