@@ -63,7 +63,9 @@ size_t eahas_bench_memory(const eahas_bench *b);
  * config hash): the same (seed, config) gives the same answer on any thread, at any fidelity.
  * Thread-safe: no shared mutable state; scratch lives on the stack; no allocation.
  * Errors: EAHAS_EINVAL (config invalid under the bench's preset; epochs outside
- * 1..config.epochs), EAHAS_ENOTFOUND (tabular requested and not recorded). */
+ * 1..config.epochs), EAHAS_ENOTFOUND (tabular requested and not recorded), EAHAS_EFORMAT (the
+ * models give a NaN accuracy, or a per-epoch time, energy or IEC that is not positive and finite:
+ * damaged models, never fitted ones). */
 int eahas_query(const eahas_bench *b, const eahas_config *c, const eahas_query_opts *o,
                 eahas_query_result *out, eahas_err *err);
 

@@ -25,5 +25,9 @@ int cli_wants_help(int argc, char **argv);
  * a directory); else prints why, naming cmd, and returns 1. Called before long work (training,
  * a measured command) so that a typo in -o does not throw that work away at the end. */
 int cli_check_output(const char *cmd, const char *out);
+/* 0 if `dir` can name an output directory (not empty, not too long to hold our files' names);
+ * else prints why, naming cmd and the option flag, and returns 1. Whether it exists is for the
+ * caller (most create it). */
+int cli_check_outdir(const char *cmd, const char *flag, const char *dir);
 
 #endif

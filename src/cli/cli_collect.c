@@ -43,6 +43,7 @@ int cli_collect(int argc, char **argv) {
     }
   }
   if (!out) return cli_error("-o FILE.eahas is required"), 1;
+  if (cli_check_output("collect", out)) return 1;
   if (n == 0) return cli_error("no record directories or files given"), 1;
   eahas_err err = {0};
   eahas_collect_summary s;

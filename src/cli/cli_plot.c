@@ -60,6 +60,11 @@ int cli_plot(int argc, char **argv) {
   }
   eahas_err e = {0};
   char defdir[4096];
+  if (src && !*src) {
+    cli_error("plot %s: the input path is an empty string", what);
+    return 1;
+  }
+  if (outdir && cli_check_outdir("plot", "-o", outdir)) return 1;
   if (strcmp(what, "regret") == 0) {
     if (!src) {
       cli_error("plot regret: give the output DIR of eahas search");

@@ -31,7 +31,8 @@ static const char *USAGE =
     "  --no-partial       skip (and end the run at) an evaluation that would overrun the budget,\n"
     "                     instead of cutting it to the epochs the remaining budget pays for\n"
     "  --no-reuse         charge a continued config from scratch (no checkpoint reuse)\n"
-    "  --max-evals N      also stop a run after N evaluations\n"
+    "  --max-evals N      also stop a run after N evaluations (default 100000: a budget that\n"
+    "                     pays for more, or models that predict no energy, cannot run forever)\n"
     "  --synthetic        the closed-form synthetic benchmark (optimum 91.5 %); --preset P sets its\n"
     "                     search space (default cifar10)\n"
     "  --noise            surrogate queries with the ensemble's noise (--noise-seed S, default 0)\n"
@@ -115,10 +116,42 @@ static int parse_kinds(const char *list, eahas_optim_kind *kinds, int *n) {
   return 0;
 }
 
-static int write_text(const char *dir, const char *name, const char *text, eahas_err *e) {
-  char path[4096];
-  snprintf(path, sizeof path, "%s/%s", dir, name);
-  return eahas_write_file_atomic(path, text, strlen(text), e);
+/* The four files of a search's output, in the order they are written. */
+static const char *const OUT_FILES[4] = {"trajectories.csv", "trajectories.json", "summary.json", "summary.txt"};
+
+/* Writes the output set: every file first under "<name>.new" (each atomically), then renamed
+ * over the old ones only when all four were written; a failure removes the new ones, so a
+ * directory never holds a mix of an earlier search's files and this one's. */
+static int write_outputs(const char *dir, const eahas_trajectory *trajs, int total, const eahas_optimum *opt,
+                         const char *sjson, const char *table, eahas_err *e) {
+  char tmp[4][4096], path[4096];
+  for (int k = 0; k < 4; k++) snprintf(tmp[k], sizeof tmp[k], "%s/%s.new", dir, OUT_FILES[k]);
+  int rc = eahas_write_trajectories_csv(tmp[0], trajs, total, opt->test_acc, e), done = 0;
+  if (!rc) done++, rc = eahas_write_trajectories_json(tmp[1], trajs, total, opt, e);
+  if (!rc) done++, rc = eahas_write_file_atomic(tmp[2], sjson, strlen(sjson), e);
+  if (!rc) done++, rc = eahas_write_file_atomic(tmp[3], table, strlen(table), e);
+  if (!rc) done++;
+  for (int k = 0; k < 4 && !rc; k++) {
+    snprintf(path, sizeof path, "%s/%s", dir, OUT_FILES[k]);
+    if (rename(tmp[k], path) != 0)
+      rc = eahas_err_set(e, EAHAS_EIO, "cannot rename %s to %s: %s", tmp[k], path, strerror(errno));
+  }
+  if (rc)
+    for (int k = 0; k < done; k++) unlink(tmp[k]); /* those not renamed yet; the rest fail harmlessly */
+  return rc;
+}
+
+/* Evaluations per run unless --max-evals says otherwise: far more than any budget of the bundled
+ * benchmark pays for (a 1 kWh budget there is about 2,500), and about 12 MB of trajectory (120 bytes an evaluation). */
+enum { DEFAULT_MAX_EVALS = 100000 };
+
+/* Tells (on stderr) how many runs the default evaluation cap ended before their budget did. */
+static void note_capped(const eahas_trajectory *trajs, int total, long max_evals) {
+  int capped = 0;
+  for (int i = 0; i < total; i++) capped += trajs[i].stop == EAHAS_STOP_MAX_EVALS;
+  if (capped && max_evals == DEFAULT_MAX_EVALS)
+    fprintf(stderr, "eahas: %d of %d runs stopped at the default cap of %d evaluations before spending the budget; "
+                    "raise it with --max-evals\n", capped, total, DEFAULT_MAX_EVALS);
 }
 
 int cli_search(int argc, char **argv) {
@@ -143,7 +176,7 @@ int cli_search(int argc, char **argv) {
   };
   const char *file = NULL, *outdir = NULL, *preset_name = "cifar10";
   const char *optlist = "rs,re,ls,bananas,hb,bohb,ea-re,ea-ls,ea-bananas";
-  eahas_budget b = {.unit = EAHAS_BUDGET_KWH, .amount = 0, .partial = 1, .reuse = 1};
+  eahas_budget b = {.unit = EAHAS_BUDGET_KWH, .amount = 0, .partial = 1, .reuse = 1, .max_evals = DEFAULT_MAX_EVALS};
   int have_budget = 0, synthetic = 0, json = 0, quiet = 0, noise = 0;
   long seeds = 5, seed0 = 0, jobs = sysconf(_SC_NPROCESSORS_ONLN), samples = 20000, noise_seed = 0;
   if (jobs < 1) jobs = 1;
@@ -221,6 +254,7 @@ int cli_search(int argc, char **argv) {
     cli_error("search: an output directory is required: -o DIR");
     return 1;
   }
+  if (cli_check_outdir("search", "-o", outdir)) return 1;
   eahas_optim_kind kinds[EAHAS_OPTIM_COUNT];
   int n_kinds;
   if (parse_kinds(optlist, kinds, &n_kinds)) return 1;
@@ -245,7 +279,7 @@ int cli_search(int argc, char **argv) {
     eahas_optimum_synth(&opt);
   } else {
     if ((rc = eahas_bench_open(file, &bench, &e))) {
-      cli_error("%s: %s", file, e.msg);
+      cli_error("%s", e.msg); /* the message names the file */
       return eahas_exit_status(rc);
     }
     obj = eahas_bench_objective_init(&bo, bench, noise, (uint64_t)noise_seed);
@@ -278,6 +312,7 @@ int cli_search(int argc, char **argv) {
   rc = eahas_search_many(&obj, kinds, n_kinds, seedv, (int)seeds, &p, &b, (int)jobs, on_progress, &pg, trajs, &e);
   double wall = eahas_now_s() - t0;
   if (!quiet) eahas_progress_end(&pg.bar, rc ? "failed" : "done");
+  if (!rc) note_capped(trajs, (int)seeds * n_kinds, b.max_evals);
   char *table = NULL, *sjson = NULL;
   int total = (int)seeds * n_kinds;
   if (!rc) {
@@ -286,14 +321,8 @@ int cli_search(int argc, char **argv) {
     eahas_summary(trajs, kinds, n_kinds, (int)seeds, opt.test_acc, rows);
     table = eahas_summary_table(rows, n_kinds, &b);
     sjson = eahas_summary_json(rows, n_kinds, &b, &opt);
-    char path[4096];
-    snprintf(path, sizeof path, "%s/trajectories.csv", outdir);
     if (!table || !sjson) rc = eahas_err_set(&e, EAHAS_ENOMEM, "out of memory formatting the summary");
-    if (!rc) rc = eahas_write_trajectories_csv(path, trajs, total, opt.test_acc, &e);
-    snprintf(path, sizeof path, "%s/trajectories.json", outdir);
-    if (!rc) rc = eahas_write_trajectories_json(path, trajs, total, &opt, &e);
-    if (!rc) rc = write_text(outdir, "summary.json", sjson, &e);
-    if (!rc) rc = write_text(outdir, "summary.txt", table, &e);
+    if (!rc) rc = write_outputs(outdir, trajs, total, &opt, sjson, table, &e);
   }
   if (rc) {
     cli_error("%s", e.msg);

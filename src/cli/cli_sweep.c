@@ -126,6 +126,7 @@ static int self_exe(char *buf, size_t n) {
 static int load_plan(args *a, eahas_plan_entry **e, int *n) {
   if (!a->plan) return cli_error("no plan given (see eahas sweep --help)"), 1;
   if (!a->out) return cli_error("--out DIR is required"), 1;
+  if (cli_check_outdir("sweep", "--out", a->out)) return 1;
   eahas_err err = {0};
   int rc = eahas_plan_read(a->plan, e, n, &err);
   return rc ? fail(&err, rc) : 0;

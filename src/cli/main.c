@@ -2,6 +2,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <errno.h>
+#include <limits.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -36,7 +37,34 @@ void cli_error(const char *fmt, ...) {
   va_end(ap);
 }
 
+/* Atomic writes add ".tmp.<pid>.<n>" to the name: keep room for it under NAME_MAX and PATH_MAX. */
+enum { SUFFIX_ROOM = 32 };
+
+/* The name checks shared by files and directories: empty, too long. */
+static int check_name(const char *cmd, const char *flag, const char *out) {
+  if (!*out) {
+    cli_error("%s: %s needs a name, got an empty string", cmd, flag);
+    return 1;
+  }
+  size_t n = strlen(out);
+  const char *slash = strrchr(out, '/');
+  size_t base = slash ? strlen(slash + 1) : n;
+  if (n >= PATH_MAX - SUFFIX_ROOM || base > NAME_MAX - SUFFIX_ROOM) {
+    cli_error("%s: %s %.60s...: %zu bytes, or %zu in its last part, is too long (at most %d and %d)", cmd, flag, out,
+              n, base, PATH_MAX - SUFFIX_ROOM - 1, NAME_MAX - SUFFIX_ROOM);
+    return 1;
+  }
+  return 0;
+}
+
+int cli_check_outdir(const char *cmd, const char *flag, const char *dir) { return check_name(cmd, flag, dir); }
+
 int cli_check_output(const char *cmd, const char *out) {
+  if (check_name(cmd, "-o", out)) return 1;
+  if (out[strlen(out) - 1] == '/') {
+    cli_error("%s: -o %s names a directory (it ends in /); give a file name", cmd, out);
+    return 1;
+  }
   struct stat st;
   if (stat(out, &st) == 0 && S_ISDIR(st.st_mode)) {
     cli_error("%s: -o %s is a directory; give a file name", cmd, out);

@@ -255,7 +255,11 @@ static void finish_curves(const eahas_bench *b, const eahas_bezier *mus, const e
 }
 
 /* Time, TEC and IEC from the trees' raw member predictions; the final values. */
-static void finish_answer(const eahas_bench *b, const float *tree_v, eahas_rng *noise, eahas_query_result *out) {
+/* Time, TEC and IEC from the trees' (log) predictions. Returns 0, or EAHAS_EFORMAT where a
+ * per-epoch value is not positive and finite: only damaged models give that (fitted ones predict
+ * logs of positive values), and a zero or NaN energy would let a budgeted search run forever. */
+static int finish_answer(const eahas_bench *b, const float *tree_v, eahas_rng *noise, eahas_query_result *out,
+                         eahas_err *err) {
   int E = out->epochs;
   double lq[EAHAS_NUM_TQ];
   trees_mean(b, tree_v, noise, lq);
@@ -273,6 +277,25 @@ static void finish_answer(const eahas_bench *b, const float *tree_v, eahas_rng *
   out->iec_j_per_image = exp(lq[EAHAS_TQ_IEC]);
   _Static_assert(sizeof out->energy_method == sizeof b->energy_method, "energy_method buffers differ in size");
   memcpy(out->energy_method, b->energy_method, sizeof out->energy_method);
+  double iec = out->iec_j_per_image;
+  if (st > 0 && ft > 0 && se > 0 && fe > 0 && iec > 0 && t < INFINITY && e < INFINITY && iec < INFINITY) return 0;
+  return eahas_err_set(err, EAHAS_EFORMAT,
+                       "the fitted time and energy models give per-epoch time %g s (first epoch %g s), energy "
+                       "%g J (first epoch %g J), IEC %g J/image here: not positive and finite (damaged "
+                       "models; refit with eahas fit)",
+                       st, ft, se, fe, iec);
+}
+
+/* 0, or EAHAS_EFORMAT where a curve holds a NaN (damaged models: fitted ones give finite control
+ * points, and the clamp keeps finite values within [0, 100]). */
+static int curves_ok(const eahas_query_result *out, eahas_err *err) {
+  const float *cv[4] = {out->test_acc, out->test_acc_plain, out->val_acc, out->train_acc};
+  int nan = 0;
+  for (int k = 0; k < 4; k++)
+    for (int i = 0; i < out->epochs; i++) nan |= cv[k][i] != cv[k][i];
+  if (!nan) return 0;
+  return eahas_err_set(err, EAHAS_EFORMAT, "the fitted curve models give NaN accuracies here (damaged models; "
+                                           "refit with eahas fit)");
 }
 
 static void finals(eahas_query_result *out) {
@@ -321,7 +344,7 @@ int eahas_query(const eahas_bench *b, const eahas_config *c, const eahas_query_o
      * before tree noise. */
     finish_curves(b, mus, sds, noise, c->epochs, out);
     predict_trees(b, x, v);
-    finish_answer(b, v, noise, out);
+    if ((rc = finish_answer(b, v, noise, out, err)) || (rc = curves_ok(out, err))) return rc;
   }
   finals(out);
   return 0;
@@ -333,7 +356,7 @@ int eahas_query(const eahas_bench *b, const eahas_config *c, const eahas_query_o
 enum { QBLOCK = EAHAS__TREE_BLOCK };
 _Static_assert(QBLOCK % EAHAS__MLP_BLOCK == 0, "a query block is whole MLP blocks");
 static void answer_block(const eahas_bench *b, const eahas_config *const *cs, int n, const eahas_query_opts *o,
-                         eahas_query_result *const *outs) {
+                         eahas_query_result *const *outs, int *rcs, eahas_err *errs) {
   enum { MB = EAHAS__MLP_BLOCK, NV = EAHAS_NUM_TQ * EAHAS_MAX_MEMBERS };
   float x[QBLOCK][EAHAS_ENCODING_LEN], xT[EAHAS_ENCODING_LEN * MB];
   float v[QBLOCK][NV];
@@ -352,37 +375,48 @@ static void answer_block(const eahas_bench *b, const eahas_config *const *cs, in
     if (!b->fused_block || !ok[q]) predict_trees(b, x[q], v[q]);
     eahas_rng rng, *noise = noise_of(cs[q], o, &rng);
     finish_curves(b, mus[q], sds[q], noise, cs[q]->epochs, outs[q]);
-    finish_answer(b, v[q], noise, outs[q]);
-    finals(outs[q]);
+    if (!(rcs[q] = finish_answer(b, v[q], noise, outs[q], &errs[q])) && !(rcs[q] = curves_ok(outs[q], &errs[q])))
+      finals(outs[q]);
   }
 }
 
 int eahas_query_batch(const eahas_bench *b, const eahas_config *c, int n, const eahas_query_opts *o,
                       eahas_query_result *out, int *rcs, eahas_err *err) {
   if (n < 0) return eahas_err_set(err, EAHAS_EINVAL, "batch of %d configs: the count must be >= 0", n);
-  int first_rc = 0;
+  int first_rc = 0, first = n; /* the lowest failing index so far: block failures come later */
   const eahas_config *cs[QBLOCK];
   eahas_query_result *outs[QBLOCK];
-  int nb = 0;
-  for (int i = 0; i < n; i++) {
+  int at[QBLOCK], brc[QBLOCK], nb = 0;
+  eahas_err berr[QBLOCK];
+  for (int i = 0; i <= n; i++) {
+    if (nb == QBLOCK || (i == n && nb)) { /* answer the block, then record its failures */
+      answer_block(b, cs, nb, o, outs, brc, berr);
+      for (int q = 0; q < nb; q++) {
+        if (rcs) rcs[at[q]] = brc[q];
+        if (brc[q] && at[q] < first) {
+          first = at[q];
+          first_rc = brc[q];
+          eahas_err_set(err, first_rc, "config %d of the batch: %s", at[q], berr[q].msg);
+        }
+      }
+      nb = 0;
+    }
+    if (i == n) break;
     eahas_err e1 = {0};
     int rc = (o && o->tabular) ? eahas_query(b, &c[i], o, &out[i], &e1) : begin_answer(b, &c[i], o, &out[i], &e1);
     if (rcs) rcs[i] = rc;
     if (rc) {
-      if (!first_rc) {
+      if (i < first) {
+        first = i;
         first_rc = rc;
         eahas_err_set(err, rc, "config %d of the batch: %s", i, e1.msg);
       }
       continue;
     }
     if (o && o->tabular) continue;
+    at[nb] = i;
     cs[nb] = &c[i];
     outs[nb++] = &out[i];
-    if (nb == QBLOCK) {
-      answer_block(b, cs, nb, o, outs);
-      nb = 0;
-    }
   }
-  if (nb) answer_block(b, cs, nb, o, outs);
   return first_rc;
 }

@@ -227,6 +227,7 @@ static int tree_copy(eahas_forest *f, int ti, int nn, const cJSON *const *arr, c
     F[k] = (int)v[2];
   }
   int base = f->n_nodes, head = 0, tail = 1, next = 1;
+  for (int k = 1; k < nn; k++) newid[k] = -1; /* not reached yet: a second parent is an error */
   order[0] = 0;
   newid[0] = 0;
   depth[0] = 0;
@@ -240,7 +241,8 @@ static int tree_copy(eahas_forest *f, int ti, int nn, const cJSON *const *arr, c
       if (depth[k] > f->depth) f->depth = depth[k];
       continue;
     }
-    if (next + 2 > nn) return eahas_err_set(err, EAHAS_EFORMAT, "tree %d: a node has two parents", ti);
+    if (next + 2 > nn || newid[L[k]] != -1 || newid[R[k]] != -1 || L[k] == R[k])
+      return eahas_err_set(err, EAHAS_EFORMAT, "tree %d node %d: child %d or %d has another parent", ti, k, L[k], R[k]);
     newid[L[k]] = next;
     newid[R[k]] = next + 1;
     depth[L[k]] = depth[R[k]] = depth[k] + 1;

@@ -100,6 +100,23 @@ static int create_schema(eahas_table *t, eahas_err *err) {
   return rc;
 }
 
+/* Every table of the schema is there: a file with our application id that lost one (edited by
+ * hand) is a damaged benchmark file, bad input, not an I/O failure at the first query. */
+static int check_tables(eahas_table *t, eahas_err *err) {
+  static const char *const names[] = {"meta", "provenance", "configs", "runs", "curves", "blobs"};
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+    char sql[128];
+    int n = 0;
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='%s'", names[i]);
+    int rc = pragma_int(t, sql, &n, err);
+    if (rc) return rc;
+    if (n != 1)
+      return eahas_err_set(err, EAHAS_EFORMAT, "%s is a damaged eahas benchmark file: its table '%s' is missing",
+                           t->path, names[i]);
+  }
+  return EAHAS_OK;
+}
+
 /* An empty database becomes a benchmark file; anything else must be one of our version. */
 static int check_or_create(eahas_table *t, int create, eahas_err *err) {
   int app = 0, ver = 0, n_tables = 0;
@@ -119,7 +136,7 @@ static int check_or_create(eahas_table *t, int create, eahas_err *err) {
     return eahas_err_set(err, EAHAS_EFORMAT,
                          "%s has benchmark schema version %d; this eahas %s reads version %d only", t->path, ver,
                          eahas_version(), EAHAS_TABLE_SCHEMA_VERSION);
-  return EAHAS_OK;
+  return check_tables(t, err);
 }
 
 /* A path the user named that cannot be a benchmark file is bad input (exit status 1), not an

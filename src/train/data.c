@@ -11,6 +11,7 @@
 
 #define IDX_MAX_ITEMS 100000000L
 #define IDX_MAX_SIDE 65536
+#define IDX_MAX_BYTES (8ULL << 30) /* pixels: 8 GiB, far beyond what IDX files hold (Fashion-MNIST: 47 MB) */
 
 void eahas_images_free(eahas_images *im) {
   if (!im) return;
@@ -108,6 +109,11 @@ int eahas_idx_read(const char *images_path, const char *labels_path, int num_cla
   out->w = (int)di[2];
   out->num_classes = num_classes;
   size_t npix = (size_t)out->n * out->h * out->w;
+  if (npix > IDX_MAX_BYTES) { /* a header that lies (or a dataset far beyond a CPU-scale proxy) */
+    rc = eahas_err_set(err, EAHAS_EFORMAT, "%s: the header claims %u x %u x %u = %zu bytes of pixels, more than %llu",
+                       images_path, di[0], di[1], di[2], npix, (unsigned long long)IDX_MAX_BYTES);
+    goto done;
+  }
   out->pix = malloc(npix);
   out->labels = malloc(sizeof(int) * (size_t)out->n);
   unsigned char *lab = malloc((size_t)out->n);

@@ -18,9 +18,15 @@ grep -q "optimizer 'sa' is unknown" "$T/err" || fail "bad optimizer message"
 "$B" search --synthetic --budget-kwh 5 --hb-eta 1 -o "$T/x" 2>"$T/err"; [ $? -eq 1 ] || fail "bad hb-eta"
 grep -q "hb_eta=1 is outside" "$T/err" || fail "bad hb-eta message"
 "$B" search /nonexistent.eahas --budget-kwh 5 -o "$T/x" 2>"$T/err"; [ $? -ne 0 ] || fail "missing file"
+"$B" search --synthetic --budget-kwh 5 -o '' 2>"$T/err"; [ $? -eq 1 ] || fail "empty -o: exit 1"
+grep -q "search: -o needs a name, got an empty string" "$T/err" || fail "empty -o message"
+"$B" plot pareto '' 2>"$T/err"; [ $? -eq 1 ] || fail "plot pareto '': exit 1"
+"$B" plot pareto "$T/x" -o '' 2>"$T/err"; [ $? -eq 1 ] || fail "plot -o '': exit 1"
+grep -q "plot: -o needs a name" "$T/err" || fail "plot empty -o message"
 
 COMMON="--synthetic --budget-kwh 15 --seeds 2 --quiet --bananas-steps 5"
 "$B" search $COMMON --jobs 2 -o "$T/a" >"$T/out" || fail "search run"
+ls "$T/a" | grep -q '\.new$' && fail "a .new file left after the output set was written"
 for f in trajectories.csv trajectories.json summary.json summary.txt; do
   [ -s "$T/a/$f" ] || fail "missing $f"
 done

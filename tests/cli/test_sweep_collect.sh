@@ -13,6 +13,16 @@ FAKE="sh $(pwd)/tests/sweep/fake_trainer.sh"
 ID0=$(head -1 "$T/plan.jsonl" | cut -c8-23)
 R0="$T/s/records/$ID0.json"
 
+# --- empty names: refused, and nothing written at the filesystem root
+st=0
+"$B" collect "$T/s" -o '' 2>"$T/err" || st=$?
+[ "$st" -eq 1 ] || fail "collect -o '': exit $st"
+has "collect: -o needs a name, got an empty string" err
+st=0
+"$B" sweep run "$T/plan.jsonl" --out '' --epochs 4 --trainer "$FAKE" 2>"$T/err" || st=$?
+[ "$st" -eq 1 ] || fail "sweep run --out '': exit $st"
+has "sweep: --out needs a name, got an empty string" err
+
 # --- bad records beside good ones
 mkdir "$T/bad"
 head -c 400 "$R0" > "$T/bad/truncated.json"

@@ -13,6 +13,16 @@ lacks 'loading data' err
 expect_rc 1 "$B" train $C --preset fashion-mnist --epochs 1 -o "$T"
 has "is a directory" err
 lacks 'loading data' err
+# names that pass a directory check but cannot be written: refused before any training
+expect_rc 1 "$B" train $C --preset fashion-mnist --epochs 1 -o ''
+has "train: -o needs a name, got an empty string" err
+lacks 'loading data' err
+expect_rc 1 "$B" train $C --preset fashion-mnist --epochs 1 -o "$T/new/"
+has "names a directory (it ends in /)" err
+LONG=$(printf '%0240d' 0)
+expect_rc 1 "$B" train $C --preset fashion-mnist --epochs 1 -o "$T/$LONG.json"
+has "245 in its last part, is too long (at most 4063 and 223)" err
+lacks 'loading data' err
 expect_rc 1 "$B" train $C --preset fashion-mnist --epochs 0 -o "$T/r.json"
 has "'0' is not an integer in \[1, 200\]" err
 expect_rc 1 "$B" train $C --preset fashion-mnist --epochs 1

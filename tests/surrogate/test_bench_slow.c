@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -299,6 +300,102 @@ static void test_eval(void **state) {
   eahas_eval_report_free(&rep);
 }
 
+/* Stores the surrogate s (damaged by the caller) as the file's blob; returns the open bench. */
+static eahas_bench *store_and_open(const eahas_surrogate *s) {
+  unsigned char *blob;
+  size_t len;
+  eahas_table *t;
+  eahas_bench *b = NULL;
+  eahas_err e = {0};
+  assert_int_equal(eahas_surrogate_save(s, &blob, &len, &e), 0);
+  assert_int_equal(eahas_table_open(path, 0, 0, &t, &e), 0);
+  assert_int_equal(eahas_table_put_blob(t, EAHAS_SURROGATE_BLOB_NAME, blob, len, &e), 0);
+  eahas_table_close(t);
+  free(blob);
+  if (eahas_bench_open(path, &b, &e)) fail_msg("%s", e.msg); /* well-formed: only the answers show it */
+  return b;
+}
+
+/* Queries of 40 configs, the last one invalid: one at a time each fails with code (the invalid
+ * one with EAHAS_EINVAL); the batch reports the lowest failing index, config 0, although its
+ * block is answered after config 39 was checked, and gives every config its own code. */
+static void expect_damaged(eahas_bench *b, const char *what) {
+  enum { N = 41 };
+  static eahas_config c[N];
+  static eahas_query_result r[N];
+  int rcs[N];
+  eahas_err e = {0};
+  for (int i = 0; i < N; i++) c[i] = runs[i].config;
+  c[N - 1].d = 1000;
+  for (int i = 0; i < N; i++) {
+    int want = i == N - 1 ? EAHAS_EINVAL : EAHAS_EFORMAT;
+    assert_int_equal(eahas_query(b, &c[i], NULL, &r[0], &e), want);
+    if (want == EAHAS_EFORMAT && !strstr(e.msg, what)) fail_msg("config %d: '%s' lacks '%s'", i, e.msg, what);
+  }
+  assert_int_equal(eahas_query_batch(b, c, N, NULL, r, rcs, &e), EAHAS_EFORMAT);
+  if (!strstr(e.msg, "config 0 of the batch: ") || !strstr(e.msg, what)) fail_msg("batch: '%s'", e.msg);
+  for (int i = 0; i < N; i++) assert_int_equal(rcs[i], i == N - 1 ? EAHAS_EINVAL : EAHAS_EFORMAT);
+}
+
+/* Models that load but answer nonsense (a hand-edited blob with a valid checksum): NaN
+ * accuracies, or an energy that is not positive and finite (which would let a search under an
+ * energy budget run forever) are errors, never answers. */
+static void test_damaged_models(void **state) {
+  (void)state;
+  eahas_bench_close(B);
+  B = NULL;
+  eahas_table *t;
+  eahas_err e = {0};
+  void *orig;
+  size_t orig_len;
+  assert_int_equal(eahas_table_open(path, 0, 1, &t, &e), 0);
+  assert_int_equal(eahas_table_get_blob(t, EAHAS_SURROGATE_BLOB_NAME, &orig, &orig_len, &e), 0);
+  eahas_table_close(t);
+  eahas_surrogate s;
+  /* finite weights (the loader refuses others) whose outputs overflow to +inf in member 0 and
+   * -inf in member 1 of the EMA test accuracy: their mean is NaN */
+  assert_int_equal(eahas_surrogate_load(orig, orig_len, &s, &e), 0);
+  assert_int_equal(s.members, 2);
+  for (int mb = 0; mb < 2; mb++) {
+    eahas_mlp *m = &s.mlp[EAHAS_CURVE_TEST_EMA][mb];
+    float big = mb ? -3e38f : 3e38f;
+    for (int i = 0; i < m->hidden * m->n_out; i++) m->Wo[i] = big;
+    for (int o = 0; o < m->n_out; o++) m->bo[o] = big;
+  }
+  eahas_bench *b = store_and_open(&s);
+  expect_damaged(b, "NaN accuracies");
+  eahas_bench_close(b);
+  eahas_surrogate_free(&s);
+  /* an energy model whose base score makes exp() overflow, then one whose leaves are -inf: the
+   * per-epoch energy is infinite, then zero */
+  static const char *const scores[2] = {"\"base_score\":\"1E30\"", "\"base_score\":\"-1E30\""};
+  for (int k = 0; k < 2; k++) {
+    assert_int_equal(eahas_surrogate_load(orig, orig_len, &s, &e), 0);
+    for (int mb = 0; mb < s.members; mb++) {
+      char *j = s.xgb[EAHAS_TQ_ENERGY][mb], *at = strstr(j, "\"base_score\":\"");
+      assert_non_null(at);
+      char *end = strchr(at + 14, '"') + 1, *nj = malloc(strlen(j) + 32);
+      size_t n = (size_t)(at - j);
+      memcpy(nj, j, n);
+      n += (size_t)sprintf(nj + n, "%s", scores[k]);
+      strcpy(nj + n, end);
+      free(j);
+      s.xgb[EAHAS_TQ_ENERGY][mb] = nj;
+      s.xgb_len[EAHAS_TQ_ENERGY][mb] = strlen(nj);
+    }
+    b = store_and_open(&s);
+    expect_damaged(b, k ? "energy 0 J" : "energy inf J");
+    eahas_bench_close(b);
+    eahas_surrogate_free(&s);
+  }
+  /* the fitted blob back, for the tests after this one */
+  assert_int_equal(eahas_table_open(path, 0, 0, &t, &e), 0);
+  assert_int_equal(eahas_table_put_blob(t, EAHAS_SURROGATE_BLOB_NAME, orig, orig_len, &e), 0);
+  eahas_table_close(t);
+  free(orig);
+  assert_int_equal(eahas_bench_open(path, &B, &e), 0);
+}
+
 static void test_refusals(void **state) {
   (void)state;
   eahas_bench_close(B);
@@ -330,7 +427,7 @@ int main(void) {
     cmocka_unit_test(test_no_model_yet), cmocka_unit_test(test_fit_and_query),
     cmocka_unit_test(test_noise_and_tabular), cmocka_unit_test(test_threads_agree),
     cmocka_unit_test(test_batch_matches_single),
-    cmocka_unit_test(test_eval), cmocka_unit_test(test_refusals),
+    cmocka_unit_test(test_eval), cmocka_unit_test(test_damaged_models), cmocka_unit_test(test_refusals),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

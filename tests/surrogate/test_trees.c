@@ -244,6 +244,24 @@ static void test_forest_errors(void **state) {
       "\"split_indices\":[0,0,0],\"split_conditions\":[1,2,3],\"default_left\":[0,0,0]}]}}}}";
   assert_int_equal(eahas_forest_from_json(bad_child, strlen(bad_child), &f, &e), EAHAS_EFORMAT);
   assert_non_null(strstr(e.msg, "tree 0 node 0: child index 7/2"));
+  /* a node used as both children, and a node with two parents (node 6 unreached, so the count of
+   * nodes alone does not tell): never a tree, and once a crash (nodes left unwritten, then read
+   * by the walk) */
+  const char *twice =
+      "{\"learner\":{\"objective\":{\"name\":\"reg:squarederror\"},"
+      "\"learner_model_param\":{\"base_score\":\"5E-1\",\"num_feature\":\"3\"},"
+      "\"gradient_booster\":{\"model\":{\"trees\":[{\"left_children\":[1,-1,-1],\"right_children\":[1,-1,-1],"
+      "\"split_indices\":[0,0,0],\"split_conditions\":[1,2,3],\"default_left\":[0,0,0]}]}}}}";
+  assert_int_equal(eahas_forest_from_json(twice, strlen(twice), &f, &e), EAHAS_EFORMAT);
+  assert_non_null(strstr(e.msg, "tree 0 node 0: child 1 or 1 has another parent"));
+  const char *two_parents =
+      "{\"learner\":{\"objective\":{\"name\":\"reg:squarederror\"},"
+      "\"learner_model_param\":{\"base_score\":\"5E-1\",\"num_feature\":\"3\"},"
+      "\"gradient_booster\":{\"model\":{\"trees\":[{\"left_children\":[1,3,4,-1,-1,-1,-1],"
+      "\"right_children\":[2,4,5,-1,-1,-1,-1],\"split_indices\":[0,1,2,0,0,0,0],"
+      "\"split_conditions\":[1,2,3,4,5,6,7],\"default_left\":[0,0,0,0,0,0,0]}]}}}}";
+  assert_int_equal(eahas_forest_from_json(two_parents, strlen(two_parents), &f, &e), EAHAS_EFORMAT);
+  assert_non_null(strstr(e.msg, "tree 0 node 2: child 4 or 5 has another parent"));
   float X[4] = {0, 1, 2, 3}, y[1] = {0};
   char *model;
   size_t len;

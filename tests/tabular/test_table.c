@@ -235,6 +235,16 @@ static void test_foreign_files(void **state) {
   assert_non_null(strstr(err.msg, "has benchmark schema version 7; this eahas"));
   assert_non_null(strstr(err.msg, "reads version 1 only"));
   unlink(g_path);
+  /* ours, with a table dropped by hand: bad input at open, not an I/O error at the first read */
+  assert_int_equal(eahas_table_open(g_path, 1, 0, &t, &err), 0);
+  eahas_table_close(t);
+  assert_int_equal(sqlite3_open(g_path, &db), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(db, "DROP TABLE curves", NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close(db);
+  assert_int_equal(eahas_table_open(g_path, 0, 1, &t, &err), EAHAS_EFORMAT);
+  assert_null(t);
+  assert_non_null(strstr(err.msg, "is a damaged eahas benchmark file: its table 'curves' is missing"));
+  unlink(g_path);
   /* an empty file opened read-only is not a benchmark file */
   f = fopen(g_path, "w");
   fclose(f);

@@ -146,6 +146,16 @@ static void test_idx_defects(void **state) {
   /* zero dimension */
   make_idx_images(ip, 0, 4, 4, 0x00000803, 0, 0);
   expect_idx_error(ip, lp, 10, EAHAS_EFORMAT, "dimension 0 is 0", NULL);
+  /* a header that claims 3 x 65536 x 65536 (12 GiB): refused before any allocation */
+  unsigned char big[16];
+  put32(big, 0x00000803);
+  put32(big + 4, 3);
+  put32(big + 8, 65536);
+  put32(big + 12, 65536);
+  write_bytes(ip, big, sizeof big, 0);
+  make_idx_labels(lp, 3, lab, 0);
+  expect_idx_error(ip, lp, 10, EAHAS_EFORMAT, "img: the header claims 3 x 65536 x 65536 = 12884901888 bytes",
+                   "more than 8589934592");
   /* corrupt gzip stream: a valid gzip header followed by garbage */
   const unsigned char junk[24] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 0xff, 0xfe, 0xfd, 0xfc, 0xfb, 0xfa, 1, 2, 3};
   write_bytes(igz, junk, sizeof junk, 0);
