@@ -92,6 +92,16 @@ static void on_progress(void *ud, int done, int total) {
 
 static int parse_kinds(const char *list, eahas_optim_kind *kinds, int *n) {
   char buf[512];
+  if (strlen(list) >= sizeof buf) {
+    cli_error("--optimizer: a list of %zu characters is too long (at most %zu)", strlen(list), sizeof buf - 1);
+    return -1;
+  }
+  /* strtok would skip an empty item; a doubled or stray comma is more likely a typo */
+  size_t len = strlen(list);
+  if (len && (list[0] == ',' || list[len - 1] == ',' || strstr(list, ",,"))) {
+    cli_error("--optimizer: '%s' has an empty item", list);
+    return -1;
+  }
   snprintf(buf, sizeof buf, "%s", list);
   *n = 0;
   char *save = NULL;

@@ -70,6 +70,11 @@ void eahas_search_params_default(eahas_search_params *p) {
 int eahas_search_params_check(const eahas_search_params *p, eahas_err *err) {
   CHECK_INT(re_population, 1, 100000);
   CHECK_INT(re_tournament, 1, 100000);
+  /* pairs: the second names both, so that a user who set only one learns which other bounds it */
+  if (p->re_tournament > p->re_population)
+    return eahas_err_set(err, EAHAS_EINVAL,
+                         "search parameter re_tournament=%d is above re_population=%d (a tournament samples the population)",
+                         p->re_tournament, p->re_population);
   CHECK_INT(ls_arch, 0, 10000);
   CHECK_INT(ls_hp, 0, 10000);
   if (p->ls_arch + p->ls_hp < 1)
@@ -78,11 +83,17 @@ int eahas_search_params_check(const eahas_search_params *p, eahas_err *err) {
   CHECK_INT(bananas_candidates, 1, 100000);
   CHECK_INT(bananas_parents, 1, 100000);
   CHECK_INT(bananas_select, 1, 100000);
+  if (p->bananas_select > p->bananas_candidates)
+    return eahas_err_set(err, EAHAS_EINVAL,
+                         "search parameter bananas_select=%d is above bananas_candidates=%d (it picks among them)",
+                         p->bananas_select, p->bananas_candidates);
   CHECK_INT(bananas_ensemble, 1, 64);
   CHECK_INT(bananas_hidden, 1, 256);
   CHECK_INT(bananas_steps, 0, 1000000);
   CHECK_INT(hb_min, 1, 100000);
-  CHECK_INT(hb_max, p->hb_min, 1000000);
+  CHECK_INT(hb_max, 1, 1000000);
+  if (p->hb_min > p->hb_max)
+    return eahas_err_set(err, EAHAS_EINVAL, "search parameter hb_min=%d is above hb_max=%d", p->hb_min, p->hb_max);
   CHECK_INT(hb_eta, 2, 100);
   CHECK_INT(bohb_samples, 1, 1000000);
   CHECK_DBL(bohb_random_fraction, 0, 1);

@@ -272,6 +272,15 @@ int eahas_eval_runs(const eahas_run_record *runs, int n, const eahas_preset *p, 
   rep->holdout = fo.holdout;
   rep->seed = fo.seed;
   rep->n_runs = n;
+  int n_usable = 0, n_out = 0; /* checked before the fit: an empty report would look like a result */
+  for (int i = 0; i < n; i++)
+    if (eahas__curve_usable(&runs[i])) {
+      n_usable++;
+      n_out += eahas_split_is_holdout(&runs[i].config, fo.holdout, fo.seed);
+    }
+  if (n_out == 0)
+    return eahas_err_set(err, EAHAS_EINVAL, "holdout fraction %g (seed %llu) holds out none of the %d usable runs; "
+                         "raise it", fo.holdout, (unsigned long long)fo.seed, n_usable);
   eahas_surrogate s;
   int rc = eahas_surrogate_fit(runs, n, p, &fo, &s, err);
   if (rc) return rc;

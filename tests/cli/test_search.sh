@@ -14,6 +14,8 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 grep -q "a budget is required" "$T/err" || fail "missing budget message"
 "$B" search --synthetic --budget-kwh 5 --optimizer rs,sa -o "$T/x" 2>"$T/err"; [ $? -eq 1 ] || fail "bad optimizer"
 grep -q "optimizer 'sa' is unknown" "$T/err" || fail "bad optimizer message"
+"$B" search --synthetic --budget-kwh 5 --optimizer rs,,re -o "$T/x" 2>"$T/err"; [ $? -eq 1 ] || fail "empty optimizer item"
+grep -q "'rs,,re' has an empty item" "$T/err" || fail "empty optimizer item message"
 "$B" search --synthetic --budget-kwh -3 -o "$T/x" 2>"$T/err"; [ $? -eq 1 ] || fail "negative budget"
 "$B" search --synthetic --budget-kwh 5 --hb-eta 1 -o "$T/x" 2>"$T/err"; [ $? -eq 1 ] || fail "bad hb-eta"
 grep -q "hb_eta=1 is outside" "$T/err" || fail "bad hb-eta message"

@@ -95,6 +95,8 @@ expect_rc 1 "$B" eval "$F" --epochs 2.7
 expect_rc 1 "$B" eval "$F" --degree nan
 expect_rc 1 "$B" eval "$F" --bogus
 has "unknown option '--bogus'" err
+expect_rc 1 "$B" eval "$F" --holdout 1e-300
+has "holdout fraction 1e-300 (seed 0) holds out none of the 80 usable runs" err
 expect_rc 1 "$B" eval "$F" --hidden 0
 has "hidden width 0 is outside \[1, 256\]" err
 expect_rc 1 "$B" eval "$F" --rounds 0

@@ -405,6 +405,20 @@ static void test_names_and_params(void **state) {
   p.bohb_random_fraction = 1.5;
   assert_int_equal(eahas_search_params_check(&p, &e), EAHAS_EINVAL);
   assert_string_equal(e.msg, "search parameter bohb_random_fraction=1.5 is outside [0, 1]");
+  /* pairs that bound each other: the message names both */
+  eahas_search_params_default(&p);
+  p.re_tournament = 21;
+  assert_int_equal(eahas_search_params_check(&p, &e), EAHAS_EINVAL);
+  assert_non_null(strstr(e.msg, "re_tournament=21 is above re_population=20"));
+  p.re_tournament = 20;
+  assert_int_equal(eahas_search_params_check(&p, &e), 0);
+  p.bananas_select = p.bananas_candidates + 1;
+  assert_int_equal(eahas_search_params_check(&p, &e), EAHAS_EINVAL);
+  assert_non_null(strstr(e.msg, "bananas_select=101 is above bananas_candidates=100"));
+  eahas_search_params_default(&p);
+  p.hb_min = 600;
+  assert_int_equal(eahas_search_params_check(&p, &e), EAHAS_EINVAL);
+  assert_string_equal(e.msg, "search parameter hb_min=600 is above hb_max=512");
 }
 
 static void test_kde(void **state) {
