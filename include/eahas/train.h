@@ -68,6 +68,18 @@ char *eahas_run_record_to_json(const eahas_run_record *r);
  * equal to epochs_trained, finite values, accuracies in [0, 100], non-negative energies.
  * Errors: EAHAS_EFORMAT naming the field and the defect. */
 int eahas_run_record_from_json(const char *text, eahas_run_record *out, eahas_err *err);
+/* The value checks of eahas_run_record_from_json on a record from elsewhere (a benchmark file,
+ * which a user may have edited): every curve value finite and in its range (accuracies in
+ * [0, 100] %, time, energy and lr non-negative), totals and complexity non-negative and finite,
+ * totals equal to the sums of their curves, a known energy method. Errors: EAHAS_EFORMAT naming
+ * the field, the epoch and the value. */
+int eahas_run_record_check_values(const eahas_run_record *r, eahas_err *err);
+/* 0 if no JSON object inside v (cJSON's tree, recursively) holds a key twice; else
+ * EAHAS_EFORMAT naming the key. cJSON keeps the first of two equal keys and ignores the second,
+ * so a record or a trainer line with both "status": "ok" and "status": "diverged" would be read
+ * silently as the first (RFC 8259 leaves the meaning open). */
+struct cJSON;
+int eahas_json_unique_keys(const struct cJSON *v, eahas_err *err);
 /* Atomic write / read of a record file. */
 int eahas_run_record_write(const eahas_run_record *r, const char *path, eahas_err *err);
 int eahas_run_record_read(const char *path, eahas_run_record *out, eahas_err *err);

@@ -145,7 +145,8 @@ int cli_query(int argc, char **argv) {
       errno = 0; /* a seed beyond 2^64-1 would silently clamp */
       unsigned long long x = strtoull(v, &end, 10);
       if (!*v || *end || v[0] == '-' || errno) {
-        cli_error("%s=%s is not a non-negative integer", a, v);
+        if (!strcmp(a, "--epochs")) cli_error("--epochs=%s is not an integer in [1, %d]", v, EAHAS_MAX_EPOCHS);
+        else cli_error("%s=%s is not an integer in [0, 2^64 - 1]", a, v);
         return 1;
       }
       if (!strcmp(a, "--epochs")) {

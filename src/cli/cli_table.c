@@ -169,6 +169,8 @@ int cli_table(int argc, char **argv) {
   }
   if (pos[0] && strcmp(pos[0], "stats") == 0 && np == 2) return cmd_stats(pos[1], json);
   if (pos[0] && strcmp(pos[0], "get") == 0 && np == 3) return cmd_get(pos[1], pos[2], preset, json);
+  if (pos[0] && strcmp(pos[0], "stats") != 0 && strcmp(pos[0], "get") != 0)
+    return cli_error("table: '%s' is not a subcommand (stats, get)", pos[0]), 1;
   cli_error("usage: eahas table stats FILE [--json] | eahas table get FILE CONFIG [--json]");
   return 1;
 }

@@ -77,7 +77,8 @@ static int parse_epoch_line(const char *s, epoch_line *l, eahas_err *err) {
                          n > 60 ? 60 : n, s, n > 60 ? "..." : "");
   }
   double ep = 0;
-  int rc = num_field(o, "epoch", 1, 1, EAHAS_MAX_EPOCHS, &ep, err);
+  int rc = eahas_json_unique_keys(o, err);
+  if (!rc) rc = num_field(o, "epoch", 1, 1, EAHAS_MAX_EPOCHS, &ep, err);
   if (!rc && ep != floor(ep)) rc = eahas_err_set(err, EAHAS_EFORMAT, "\"epoch\"=%g is not an integer", ep);
   if (!rc) rc = num_field(o, "train_acc", 1, 0, 100, &l->train_acc, err);
   if (!rc) rc = num_field(o, "val_acc", 1, 0, 100, &l->val_acc, err);

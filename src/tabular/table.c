@@ -410,7 +410,16 @@ static int load_curves(eahas_table *t, eahas_run_record *r, eahas_err *err) {
     }
     double *dst[9] = {r->train_loss, r->train_acc, r->val_acc, r->test_acc, r->test_acc_ema, r->lr,
                       r->epoch_time_s, r->train_energy_j, r->eval_energy_j};
-    for (int i = 0; i < 9; i++) dst[i][e] = sqlite3_column_double(st, 1 + i);
+    for (int i = 0; i < 9; i++) {
+      int ty = sqlite3_column_type(st, 1 + i); /* SQLite would read text or NULL as 0 */
+      if (ty != SQLITE_FLOAT && ty != SQLITE_INTEGER) {
+        int rc2 = eahas_err_set(err, EAHAS_EFORMAT, "%s: run %s, epoch %d: %s is not a number", t->path, r->id,
+                                e + 1, sqlite3_column_name(st, 1 + i)); /* the name dies with st */
+        sqlite3_finalize(st);
+        return rc2;
+      }
+      dst[i][e] = sqlite3_column_double(st, 1 + i);
+    }
     e++;
   }
   sqlite3_finalize(st);
@@ -455,6 +464,8 @@ static int row_to_record(eahas_table *t, sqlite3_stmt *st, eahas_run_record *r, 
   rc = eahas_config_parse(text, &r->config, err);
   if (rc) eahas_err_prefix(err, rc, "%s: config of run %s", t->path, r->id);
   if (!rc) rc = load_curves(t, r, err);
+  if (!rc && (rc = eahas_run_record_check_values(r, err))) /* the file may have been edited */
+    eahas_err_prefix(err, rc, "%s: run %s", t->path, r->id);
   if (rc) eahas_run_record_free(r);
   return rc;
 }

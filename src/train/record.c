@@ -407,6 +407,45 @@ static int parse_tail(const cJSON *o, eahas_run_record *r, eahas_err *err) {
   return get_string(pv, "trainer", "provenance.", r->trainer, sizeof r->trainer, err);
 }
 
+int eahas_run_record_check_values(const eahas_run_record *r, eahas_err *err) {
+  if (r->epochs_trained < 0 || r->epochs_trained > EAHAS_MAX_EPOCHS)
+    return eahas_err_set(err, EAHAS_EFORMAT, "epochs_trained=%d is outside [0, %d]", r->epochs_trained,
+                         EAHAS_MAX_EPOCHS);
+  eahas_run_record *w = (eahas_run_record *)r; /* curve_ptr only reads through it here */
+  for (int i = 0; i < N_CURVES; i++) {
+    const double *a = *curve_ptr(w, i);
+    for (int e = 0; e < r->epochs_trained; e++) {
+      if (!isfinite(a[e])) return eahas_err_set(err, EAHAS_EFORMAT, "curves.%s[%d] is not finite", CURVE_NAMES[i], e);
+      int rc = check_curve_value(i, e, a[e], err);
+      if (rc) return rc;
+    }
+  }
+  const double tot[] = {r->train_time_s, r->total_energy_j, r->tec_kwh, r->iec_j_per_image, r->cx.flops,
+                        r->cx.params, r->cx.acts};
+  static const char *const names[] = {"totals.train_time_s", "totals.total_energy_j", "totals.tec_kwh",
+                                      "totals.iec_j_per_image", "complexity.flops", "complexity.params",
+                                      "complexity.acts"};
+  for (int i = 0; i < 7; i++)
+    if (!isfinite(tot[i]) || tot[i] < 0)
+      return eahas_err_set(err, EAHAS_EFORMAT, "%s=%g is not a non-negative finite number", names[i], tot[i]);
+  int rc = check_totals(r, err);
+  return rc ? rc : check_method(r, err);
+}
+
+int eahas_json_unique_keys(const struct cJSON *v, eahas_err *err) {
+  for (const cJSON *c = v->child; c; c = c->next) {
+    if (cJSON_IsObject(v))
+      for (const cJSON *d = v->child; d != c; d = d->next)
+        if (strcmp(d->string, c->string) == 0)
+          return eahas_err_set(err, EAHAS_EFORMAT, "key \"%s\" appears twice in one object", c->string);
+    if (cJSON_IsObject(c) || cJSON_IsArray(c)) {
+      int rc = eahas_json_unique_keys(c, err);
+      if (rc) return rc;
+    }
+  }
+  return EAHAS_OK;
+}
+
 int eahas_run_record_from_json(const char *text, eahas_run_record *out, eahas_err *err) {
   memset(out, 0, sizeof *out);
   cJSON *o = cJSON_Parse(text);
@@ -419,6 +458,7 @@ int eahas_run_record_from_json(const char *text, eahas_run_record *out, eahas_er
   memset(&r, 0, sizeof r);
   int rc = EAHAS_OK;
   if (!cJSON_IsObject(o)) rc = eahas_err_set(err, EAHAS_EFORMAT, "not a JSON object");
+  if (!rc) rc = eahas_json_unique_keys(o, err); /* cJSON would keep the first silently */
   if (!rc) rc = parse_head(o, &r, err);
   if (!rc) rc = parse_epochs(o, &r, err);
   if (!rc) rc = check_units(o, err);

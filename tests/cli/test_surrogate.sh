@@ -22,7 +22,9 @@ expect_rc 1 "$B" fit "$F" --seed -5
 has "seed=-5 is not a non-negative integer" err
 expect_rc 1 "$B" fit "$F" --seed 99999999999999999999999
 expect_rc 1 "$B" query "$F" d=6,w0=48,wa=8.0,wm=2.5,gw=8,lr=0.1,opt=sgd,sched=cos,cutout=0,epochs=50 --noise-seed 99999999999999999999999
-has "noise-seed=99999999999999999999999 is not a non-negative integer" err
+has "noise-seed=99999999999999999999999 is not an integer in \[0, 2^64 - 1\]" err
+expect_rc 1 "$B" query "$F" d=6,w0=48,wa=8.0,wm=2.5,gw=8,lr=0.1,opt=sgd,sched=cos,cutout=0,epochs=50 --epochs -1
+has "epochs=-1 is not an integer in \[1, 200\]" err
 expect_rc 1 "$B" query "$F" d=6,w0=48,wa=8.0,wm=2.5,gw=8,lr=0.1,opt=sgd,sched=cos,cutout=0,epochs=50
 has "no fitted surrogate" err
 

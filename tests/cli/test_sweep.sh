@@ -64,6 +64,8 @@ check_mode nan "line 2 of the trainer's output: not a JSON object (NaN and Infin
 check_mode short "the trainer reported 1 of 3 epochs: epoch 2 is missing"
 check_mode range "line 1 of the trainer's output: "
 grep -q 'train_acc.\{1,3\}=150 is outside \[0, 100\]' "$T/bad/failed/$ID0.json" || fail "range: reason"
+check_mode dupkey "line 1 of the trainer's output: key " # the record escapes the quotes after it
+grep -qF "line 1 of the trainer's output: key \"test_acc\" appears twice in one object" "$T/err" || fail "dupkey: the key"
 # the failure is final for this --retries: a rerun does not retry it ...
 FAKE_BAD_ID=$ID0 FAKE_BAD_MODE=crash "$B" sweep run "$T/plan.jsonl" --out "$T/bad" --epochs 3 --retries 0 \
   --trainer "$FAKE" >/dev/null 2>&1 && fail "rerun succeeded"

@@ -126,4 +126,7 @@ if /usr/bin/python3 -c "import sqlite3" 2>/dev/null; then
 fi
 "$B" collect --help | grep -q "usage: eahas collect" || fail "collect help"
 "$B" table --help | grep -q "usage: eahas table stats" || fail "table help"
+st=0; "$B" table bogus "$T/b.eahas" 2>"$T/err" || st=$?
+[ "$st" -eq 1 ] || fail "table bogus: exit $st"
+has "table: 'bogus' is not a subcommand (stats, get)" err
 echo "ok"

@@ -7,8 +7,8 @@
 #   FAKE_BAD_ID=ID      the config with this id misbehaves as FAKE_BAD_MODE says:
 #   FAKE_BAD_MODE=M     crash (exit 3 after epoch 1), signal (kill itself), malformed (a non-JSON
 #                       line), missing (skips epoch 2), nan (a NaN accuracy), short (stops after
-#                       epoch 1 with status 0), range (accuracy 150), flaky (crash on the first
-#                       attempt only; needs FAKE_STATE=DIR)
+#                       epoch 1 with status 0), range (accuracy 150), dupkey (test_acc twice in
+#                       one line), flaky (crash on the first attempt only; needs FAKE_STATE=DIR)
 set -eu
 cfg="$1"
 tab=$(printf '\t')
@@ -31,7 +31,9 @@ while [ "$e" -le "$epochs" ]; do
   [ "$mode" = malformed ] && [ "$e" -eq 2 ] && { echo "epoch 2 done, acc $acc"; }
   [ "$mode" = nan ] && [ "$e" -eq 2 ] && acc=NaN
   [ "$mode" = range ] && acc=150
-  echo "{\"epoch\":$e,\"train_acc\":$acc,\"val_acc\":$acc,\"test_acc\":$acc,\"seconds\":0.$e,\"train_loss\":1.5}"
+  dup=
+  [ "$mode" = dupkey ] && dup=",\"test_acc\":99.9"
+  echo "{\"epoch\":$e,\"train_acc\":$acc,\"val_acc\":$acc,\"test_acc\":$acc,\"seconds\":0.$e,\"train_loss\":1.5$dup}"
   [ "$mode" = crash ] && { echo "fake_trainer: crashing on purpose" >&2; exit 3; }
   [ "$mode" = signal ] && kill -9 $$
   [ "$mode" = short ] && exit 0

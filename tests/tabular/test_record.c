@@ -200,6 +200,9 @@ static void m_long(cJSON *o) {
   set_str(o, "reason", NULL, b);
 }
 static void m_seed(cJSON *o) { set_num(o, "seed", NULL, -3); }
+/* a second key of the same name: cJSON would read the first silently */
+static void m_dup(cJSON *o) { cJSON_AddItemToObject(o, "status", cJSON_CreateString("diverged")); }
+static void m_dup_nested(cJSON *o) { cJSON_AddItemToObject(get(o, "provenance", NULL), "machine", cJSON_CreateString("x")); }
 
 static void test_rejects(void **state) {
   (void)state;
@@ -226,6 +229,8 @@ static void test_rejects(void **state) {
   expect_reject(m_shared, "field \"energy.shared\" is not true or false");
   expect_reject(m_long, "field \"reason\" is 299 bytes long, at most 255 allowed");
   expect_reject(m_seed, "field \"seed\"=-3 is not an integer in [0, 2^53]");
+  expect_reject(m_dup, "key \"status\" appears twice in one object");
+  expect_reject(m_dup_nested, "key \"machine\" appears twice in one object");
 }
 
 static void test_reject_text(void **state) {

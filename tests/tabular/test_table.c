@@ -54,7 +54,14 @@ static void test_insert_get_load(void **state) {
   eahas_run_record recs[4];
   make_records(recs, 4, "fashion-mnist");
   strcpy(recs[3].status, "diverged");
-  recs[3].epochs_trained = 2; /* a diverged run stops early: 2 of its 5 epochs */
+  recs[3].epochs_trained = 2; /* a diverged run stops early: 2 of its 5 epochs, and its totals */
+  recs[3].train_time_s = recs[3].epoch_time_s[0] + recs[3].epoch_time_s[1];
+  recs[3].total_energy_j = 0;
+  recs[3].tec_kwh = 0;
+  for (int e = 0; e < 2; e++) {
+    recs[3].total_energy_j += recs[3].train_energy_j[e] + recs[3].eval_energy_j[e];
+    recs[3].tec_kwh += recs[3].train_energy_j[e] / 3.6e6;
+  }
   int added = -1;
   assert_int_equal(eahas_table_insert(t, recs, 3, &added, &err), 0);
   assert_int_equal(added, 3);
@@ -206,6 +213,40 @@ static void test_stats(void **state) {
   eahas_table_close(t);
 }
 
+/* Edits by hand (sqlite3 on the file) that a record file would not pass are refused when the
+ * runs are loaded, naming the file, the run and the value: an accuracy out of range, text in a
+ * curve column (SQLite reads it as 0), a negative total. */
+static void test_edited_values(void **state) {
+  (void)state;
+  static const char *const edits[][2] = {
+      {"UPDATE curves SET test_acc_ema = 5000 WHERE epoch = 1", "curves.test_acc_ema[0]=5000 is outside [0, 100]"},
+      {"UPDATE curves SET val_acc = 'hello' WHERE epoch = 2", "epoch 2: val_acc is not a number"},
+      {"UPDATE runs SET tec_kwh = -1", "totals.tec_kwh=-1 is not a non-negative finite number"},
+  };
+  for (size_t k = 0; k < sizeof edits / sizeof edits[0]; k++) {
+    eahas_err err = {0};
+    eahas_table *t;
+    unlink(g_path);
+    assert_int_equal(eahas_table_open(g_path, 1, 0, &t, &err), 0);
+    eahas_run_record recs[1], *all = NULL;
+    make_records(recs, 1, "fashion-mnist");
+    assert_int_equal(eahas_table_insert(t, recs, 1, NULL, &err), 0);
+    eahas_table_close(t);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(g_path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, edits[k][0], NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    int n = -1;
+    assert_int_equal(eahas_table_open(g_path, 0, 1, &t, &err), 0);
+    assert_int_equal(eahas_table_load_runs(t, &all, &n, &err), EAHAS_EFORMAT);
+    assert_null(all);
+    assert_int_equal(n, 0);
+    if (!strstr(err.msg, edits[k][1]) || !strstr(err.msg, recs[0].id)) fail_msg("edit %zu: '%s'", k, err.msg);
+    eahas_table_close(t);
+    free_records(recs, 1);
+  }
+}
+
 static void test_foreign_files(void **state) {
   (void)state;
   eahas_err err = {0};
@@ -323,6 +364,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_insert_get_load, setup, teardown),
       cmocka_unit_test_setup_teardown(test_all_or_nothing, setup, teardown),
       cmocka_unit_test_setup_teardown(test_blobs, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_edited_values, setup, teardown),
       cmocka_unit_test_setup_teardown(test_stats, setup, teardown),
       cmocka_unit_test_setup_teardown(test_foreign_files, setup, teardown),
       cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
