@@ -76,7 +76,7 @@ int eahas_query(const eahas_bench *b, const eahas_config *c, const eahas_query_o
  * config that fails leaves its out[i] unspecified and does not stop the others. rcs (may be
  * NULL) gets each config's error code (0: answered). Returns 0 when all were answered, else the
  * first failing config's code, with err naming its index ("config 3 of the batch: ...").
- * Thread-safe like eahas_query; no allocation; scratch on the stack, up to about 170 KB (the
+ * Thread-safe like eahas_query; no allocation; scratch on the stack, up to about 190 KB (the
  * widest MLP allowed; glibc's 8 MB thread stacks are plenty, 128 KB ones are not). Errors:
  * EAHAS_EINVAL for n < 0, else those of eahas_query. */
 int eahas_query_batch(const eahas_bench *b, const eahas_config *c, int n, const eahas_query_opts *o,

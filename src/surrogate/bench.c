@@ -254,7 +254,6 @@ static void finish_curves(const eahas_bench *b, const eahas_bezier *mus, const e
   }
 }
 
-/* Time, TEC and IEC from the trees' raw member predictions; the final values. */
 /* Time, TEC and IEC from the trees' (log) predictions. Returns 0, or EAHAS_EFORMAT where a
  * per-epoch value is not positive and finite: only damaged models give that (fitted ones predict
  * logs of positive values), and a zero or NaN energy would let a budgeted search run forever. */
