@@ -25,6 +25,13 @@ static double **curve_ptr(eahas_run_record *r, int i) {
   return p[i];
 }
 
+/* The same array read-only, for the writers and checkers that take a const record. */
+static const double *curve_get(const eahas_run_record *r, int i) {
+  const double *const p[N_CURVES] = {r->train_loss, r->train_acc, r->val_acc, r->test_acc, r->test_acc_ema,
+                                     r->lr, r->epoch_time_s, r->train_energy_j, r->eval_energy_j};
+  return p[i];
+}
+
 /* Units written in every record and checked on read. */
 static const char *const UNIT_KEYS[] = {"accuracy", "time", "energy", "tec", "iec"};
 static const char *const UNIT_VALUES[] = {"percent", "s", "J", "kWh", "J/image"};
@@ -103,7 +110,7 @@ static cJSON *build(const eahas_run_record *r) {
   for (int i = 0; i < N_UNITS; i++) cJSON_AddStringToObject(units, UNIT_KEYS[i], UNIT_VALUES[i]);
   cJSON *curves = cJSON_AddObjectToObject(o, "curves");
   for (int i = 0; i < N_CURVES; i++) {
-    const double *a = *curve_ptr((eahas_run_record *)r, i);
+    const double *a = curve_get(r, i);
     cJSON *arr = cJSON_AddArrayToObject(curves, CURVE_NAMES[i]);
     for (int e = 0; e < r->epochs_trained; e++) cJSON_AddItemToArray(arr, cJSON_CreateNumber(a ? a[e] : 0.0));
   }
@@ -262,14 +269,10 @@ static int parse_curves(const cJSON *o, eahas_run_record *r, eahas_err *err) {
     double *a = *curve_ptr(r, i);
     int e = 0;
     for (cJSON *x = arr->child; x; x = x->next, e++) {
-      if (!cJSON_IsNumber(x))
+      if (!cJSON_IsNumber(x)) /* cJSON writes NaN and Inf as null */
         return eahas_err_set(err, EAHAS_EFORMAT, "curves.%s[%d] is not a number (NaN or Inf written as null?)",
                              CURVE_NAMES[i], e);
-      if (!isfinite(x->valuedouble))
-        return eahas_err_set(err, EAHAS_EFORMAT, "curves.%s[%d] is not finite", CURVE_NAMES[i], e);
-      rc = check_curve_value(i, e, x->valuedouble, err);
-      if (rc) return rc;
-      a[e] = x->valuedouble;
+      a[e] = x->valuedouble; /* ranges are checked with the rest by eahas_run_record_check_values */
     }
   }
   return EAHAS_OK;
@@ -411,9 +414,8 @@ int eahas_run_record_check_values(const eahas_run_record *r, eahas_err *err) {
   if (r->epochs_trained < 0 || r->epochs_trained > EAHAS_MAX_EPOCHS)
     return eahas_err_set(err, EAHAS_EFORMAT, "epochs_trained=%d is outside [0, %d]", r->epochs_trained,
                          EAHAS_MAX_EPOCHS);
-  eahas_run_record *w = (eahas_run_record *)r; /* curve_ptr only reads through it here */
   for (int i = 0; i < N_CURVES; i++) {
-    const double *a = *curve_ptr(w, i);
+    const double *a = curve_get(r, i);
     for (int e = 0; e < r->epochs_trained; e++) {
       if (!isfinite(a[e])) return eahas_err_set(err, EAHAS_EFORMAT, "curves.%s[%d] is not finite", CURVE_NAMES[i], e);
       int rc = check_curve_value(i, e, a[e], err);
@@ -472,8 +474,7 @@ int eahas_run_record_from_json(const char *text, eahas_run_record *out, eahas_er
   }
   if (!rc) rc = parse_curves(o, &r, err);
   if (!rc) rc = parse_tail(o, &r, err);
-  if (!rc) rc = check_totals(&r, err);
-  if (!rc) rc = check_method(&r, err);
+  if (!rc) rc = eahas_run_record_check_values(&r, err);
   cJSON_Delete(o);
   if (rc) {
     eahas_run_record_free(&r);

@@ -204,6 +204,33 @@ static void m_seed(cJSON *o) { set_num(o, "seed", NULL, -3); }
 static void m_dup(cJSON *o) { cJSON_AddItemToObject(o, "status", cJSON_CreateString("diverged")); }
 static void m_dup_nested(cJSON *o) { cJSON_AddItemToObject(get(o, "provenance", NULL), "machine", cJSON_CreateString("x")); }
 
+/* A number too large for a double parses as Inf: the text is valid JSON, the value is not. */
+static void test_rejects_overflow(void **state) {
+  (void)state;
+  eahas_run_record r, back;
+  assert_int_equal(fixture_record(&r, "fashion-mnist", 2, 3), 0);
+  char *f = eahas_run_record_to_json(&r);
+  cJSON *o = cJSON_Parse(f);
+  free(f);
+  char *s = cJSON_PrintUnformatted(o); /* no whitespace to step over */
+  cJSON_Delete(o);
+  const char *key = "\"test_acc\":[";
+  char *at = strstr(s, key);
+  assert_non_null(at);
+  at += strlen(key);
+  size_t n = strcspn(at, ",]");
+  char *t = malloc(strlen(s) + 16);
+  assert_non_null(t);
+  snprintf(t, strlen(s) + 16, "%.*s1e999%s", (int)(at - s), s, at + n);
+  eahas_err err = {0};
+  assert_int_equal(eahas_run_record_from_json(t, &back, &err), EAHAS_EFORMAT);
+  assert_string_equal(err.msg, "curves.test_acc[0] is not finite");
+  assert_null(back.test_acc);
+  free(t);
+  free(s);
+  eahas_run_record_free(&r);
+}
+
 static void test_rejects(void **state) {
   (void)state;
   expect_reject(m_version, "schema_version=2, this eahas reads version 1");
@@ -254,7 +281,8 @@ static void test_reject_text(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_init_bounds), cmocka_unit_test(test_run_id),   cmocka_unit_test(test_round_trip),
-      cmocka_unit_test(test_failed_zero_epochs), cmocka_unit_test(test_rejects), cmocka_unit_test(test_reject_text),
+      cmocka_unit_test(test_failed_zero_epochs), cmocka_unit_test(test_rejects),
+      cmocka_unit_test(test_rejects_overflow), cmocka_unit_test(test_reject_text),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
