@@ -42,7 +42,8 @@ typedef struct eahas_estimate_params {
 /* Fills the defaults above. */
 void eahas_estimate_params_default(eahas_estimate_params *p);
 /* Parses "tdp_w=150,tdp_cores=20,idle_fraction=0.3,dram_w_per_gib=0.3725" (any subset, on top
- * of what *p holds). Errors: EAHAS_EINVAL naming the key or value and the allowed range. */
+ * of what *p holds, each key at most once). Errors: EAHAS_EINVAL naming the key or value and the
+ * allowed range, or the key given twice. */
 int eahas_estimate_params_parse(const char *text, eahas_estimate_params *p, eahas_err *err);
 
 typedef struct eahas_meter_opts {

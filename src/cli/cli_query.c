@@ -192,9 +192,9 @@ int cli_query(int argc, char **argv) {
     static pending p;
     while ((len = getline(&line, &cap, stdin)) >= 0) {
       ln++;
-      size_t l = (size_t)len;
-      while (l && (line[l - 1] == '\n' || line[l - 1] == '\r' || line[l - 1] == ' ')) line[--l] = 0;
-      if (!l || line[0] == '#') continue;
+      long kept = cli_config_line(line, (long)len, ln);
+      if (kept < 0) continue;
+      size_t l = (size_t)kept;
       snprintf(where, sizeof where, "line %ld of stdin", ln);
       int bad = strlen(line) != l;
       if (!bad && eahas_config_parse(line, &p.c[p.n], &err) == 0) {

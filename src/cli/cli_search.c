@@ -155,6 +155,17 @@ static int write_outputs(const char *dir, const eahas_trajectory *trajs, int tot
  * benchmark pays for (a 1 kWh budget there is about 2,500), and about 12 MB of trajectory (120 bytes an evaluation). */
 enum { DEFAULT_MAX_EVALS = 100000 };
 
+/* Tells (on stderr) how many runs spent nothing: a budget below the cost of the first evaluation
+ * leaves no incumbent, and the summary shows n/a for them. */
+static void note_empty(const eahas_trajectory *trajs, int total, const eahas_budget *b) {
+  int empty = 0;
+  for (int i = 0; i < total; i++) empty += trajs[i].n == 0;
+  if (empty)
+    fprintf(stderr, "eahas: %d of %d runs made no evaluation: the budget of %g %s is below the cost of their first "
+                    "one (their regret is n/a); raise the budget\n", empty, total, b->amount,
+            b->unit == EAHAS_BUDGET_SECONDS ? "s" : "kWh");
+}
+
 /* Tells (on stderr) how many runs the default evaluation cap ended before their budget did. */
 static void note_capped(const eahas_trajectory *trajs, int total, long max_evals) {
   int capped = 0;
@@ -323,6 +334,7 @@ int cli_search(int argc, char **argv) {
   double wall = eahas_now_s() - t0;
   if (!quiet) eahas_progress_end(&pg.bar, rc ? "failed" : "done");
   if (!rc) note_capped(trajs, (int)seeds * n_kinds, b.max_evals);
+  if (!rc) note_empty(trajs, (int)seeds * n_kinds, &b);
   char *table = NULL, *sjson = NULL;
   int total = (int)seeds * n_kinds;
   if (!rc) {

@@ -64,7 +64,8 @@ static const char *USAGE_VALIDATE =
     "\n"
     "Reads configs from stdin, one per line (text or JSON), and reports every bad line with its\n"
     "number and the reason: a malformed value, a value outside the preset's ranges, or (unless\n"
-    "--no-constraints) a violated complexity or stage constraint. Exit status 1 if any line is bad.\n"
+    "--no-constraints) a violated complexity or stage constraint. Blank lines and lines starting\n"
+    "with '#' are skipped, as `eahas query FILE -` skips them. Exit status 1 if any line is bad.\n"
     "  --json   one JSON object {\"line\": N, \"error\": \"...\"} per bad line\n";
 
 /* Options shared by the subcommands; ints are -1 when not given. */
@@ -237,19 +238,6 @@ static int cmd_sample(const space_opts *o) {
 
 static const char *stem_name(eahas_stem_kind s) { return s == EAHAS_STEM_SIMPLE_IN ? "simple_stem_in" : "res_stem_cifar"; }
 
-/* Writes s as a JSON string body (messages are UTF-8 already; escape quotes, backslashes and
- * control bytes). */
-static void json_string(FILE *f, const char *s) {
-  fputc('"', f);
-  for (; *s; s++) {
-    unsigned char ch = (unsigned char)*s;
-    if (ch == '"' || ch == '\\') fprintf(f, "\\%c", ch);
-    else if (ch < 0x20) fprintf(f, "\\u%04x", ch);
-    else fputc(ch, f);
-  }
-  fputc('"', f);
-}
-
 static void print_int_array(const char *key, const int *v, int n) {
   printf("\"%s\":[", key);
   for (int i = 0; i < n; i++) printf(i ? ",%d" : "%d", v[i]);
@@ -301,7 +289,7 @@ static int cmd_describe(const space_opts *o) {
   else snprintf(text, sizeof text, "d=%d,w0=%d,wa=%.10g,wm=%.10g,gw=%d", a.d, a.w0, a.wa, a.wm, a.gw);
   if (o->json) {
     printf("{\"config\":");
-    json_string(stdout, text);
+    cli_json_string(stdout, text);
     printf(",\"preset\":\"%s\",\"stem\":\"%s\",\"stem_w\":%d,\"im_size\":%d,\"in_channels\":%d,\"classes\":%d,"
            "\"se\":%s,",
            p->name, stem_name(no.stem), no.stem_w, no.im_size, no.in_channels, no.num_classes, no.se ? "true" : "false");
@@ -314,7 +302,7 @@ static int cmd_describe(const space_opts *o) {
            r.num_stages, r.max_stages, cx.params, cx.flops, cx.acts, ok ? "true" : "false");
     if (!ok) {
       printf(",\"constraint_error\":");
-      json_string(stdout, ce.msg);
+      cli_json_string(stdout, ce.msg);
     }
     printf("}\n");
   } else {
@@ -365,13 +353,16 @@ static int cmd_validate(const space_opts *o) {
   }
   char *line = NULL;
   size_t cap = 0;
-  long lineno = 0, bad = 0;
-  ssize_t len;
-  while ((len = getline(&line, &cap, stdin)) >= 0) {
+  long lineno = 0, bad = 0, skipped = 0;
+  ssize_t got;
+  while ((got = getline(&line, &cap, stdin)) >= 0) {
     lineno++;
-    /* Strip the line end only; embedded NUL bytes make the line invalid text. */
-    if (len > 0 && line[len - 1] == '\n') line[--len] = 0;
-    if (len > 0 && line[len - 1] == '\r') line[--len] = 0;
+    /* the lines `query -` skips are skipped here; embedded NUL bytes make a line invalid text */
+    long len = cli_config_line(line, (long)got, lineno);
+    if (len < 0) {
+      skipped++;
+      continue;
+    }
     eahas_config c;
     eahas_err e = {0};
     int rc;
@@ -384,7 +375,7 @@ static int cmd_validate(const space_opts *o) {
     bad++;
     if (o->json) {
       printf("{\"line\":%ld,\"error\":", lineno);
-      json_string(stdout, e.msg);
+      cli_json_string(stdout, e.msg);
       printf("}\n");
     } else {
       printf("line %ld: %s\n", lineno, e.msg);
@@ -396,7 +387,8 @@ static int cmd_validate(const space_opts *o) {
     cli_error("reading stdin failed after line %ld: %s", lineno, strerror(e));
     return e == EISDIR ? 1 : 2;
   }
-  fprintf(stderr, "%ld line%s, %ld bad (preset %s)\n", lineno, lineno == 1 ? "" : "s", bad, p->name);
+  fprintf(stderr, "%ld line%s, %ld bad, %ld blank or comment (preset %s)\n", lineno, lineno == 1 ? "" : "s", bad,
+          skipped, p->name);
   return finish_output(bad ? 1 : 0);
 }
 

@@ -38,10 +38,12 @@ static void print_stats(const char *file, const eahas_table_stats *s, int json) 
             {"tec_kwh", "kWh", &s->tec_kwh}};
   int nr = (int)(sizeof rg / sizeof rg[0]);
   if (json) {
-    printf("{\"file\":\"%s\",\"schema_version\":%d,\"preset\":\"%s\",\"configs\":%ld,\"runs\":%ld,\"ok\":%ld,"
+    printf("{\"file\":");
+    cli_json_string(stdout, file);
+    printf(",\"schema_version\":%d,\"preset\":\"%s\",\"configs\":%ld,\"runs\":%ld,\"ok\":%ld,"
            "\"diverged\":%ld,\"failed\":%ld,\"curve_rows\":%ld,\"blobs\":%ld,\"energy_shared\":%ld,"
            "\"energy_methods\":\"%s\",",
-           file, s->schema_version, s->preset, s->configs, s->runs, s->ok, s->diverged, s->failed, s->curve_rows,
+           s->schema_version, s->preset, s->configs, s->runs, s->ok, s->diverged, s->failed, s->curve_rows,
            s->blobs, s->energy_shared, s->energy_methods);
     for (int i = 0; i < nr; i++) range_json(rg[i].name, rg[i].r, 1);
     printf("\"dims\":{");
@@ -92,7 +94,9 @@ static void print_run(const eahas_run_record *r) {
   char cfg[EAHAS_CONFIG_TEXT_MAX];
   eahas_config_format(&r->config, cfg, sizeof cfg);
   int n = r->epochs_trained;
-  printf("run %s  preset %s  status %s%s%s\n", r->id, r->preset, r->status, r->reason[0] ? ": " : "", r->reason);
+  printf("run %s  preset %s  status %s%s", r->id, r->preset, r->status, r->reason[0] ? ": " : "");
+  cli_print_text(stdout, r->reason);
+  printf("\n");
   printf("config  %s\n", cfg);
   printf("epochs  %d trained of %d (limit %d)   seed %llu   threads %d\n", n, r->epochs_planned, r->epochs_limit,
          (unsigned long long)r->seed, r->threads);
@@ -103,7 +107,10 @@ static void print_run(const eahas_run_record *r) {
   printf("cost    time %.3f s  energy %.6g J  TEC %.6g kWh  IEC %.6g J/image  (%s%s%s%s)\n", r->train_time_s,
          r->total_energy_j, r->tec_kwh, r->iec_j_per_image, r->energy_method, r->energy_domains[0] ? ": " : "",
          r->energy_domains, r->energy_shared ? ", shared" : "");
-  printf("from    %s, %s, %s, trainer %s\n", r->machine, r->cpu, r->versions, r->trainer);
+  const char *from[] = {r->machine, ", ", r->cpu, ", ", r->versions, ", trainer ", r->trainer};
+  printf("from    ");
+  for (int i = 0; i < 7; i++) cli_print_text(stdout, from[i]); /* a file's strings may hold terminal escapes */
+  printf("\n");
   printf("%5s %9s %9s %9s %9s %9s %10s %9s %11s\n", "epoch", "loss", "train%", "val%", "test%", "ema%", "lr", "time_s",
          "energy_j");
   for (int e = 0; e < n; e++)

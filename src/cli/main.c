@@ -59,6 +59,15 @@ static int check_name(const char *cmd, const char *flag, const char *out) {
 
 int cli_check_outdir(const char *cmd, const char *flag, const char *dir) { return check_name(cmd, flag, dir); }
 
+long cli_config_line(char *line, long len, long lineno) {
+  if (lineno == 1 && len >= 3 && memcmp(line, "\xef\xbb\xbf", 3) == 0) {
+    memmove(line, line + 3, (size_t)len - 2); /* with the terminating NUL */
+    len -= 3;
+  }
+  while (len > 0 && strchr("\n\r \t", line[len - 1]) && line[len - 1]) line[--len] = 0;
+  return len == 0 || line[0] == '#' ? -1 : len;
+}
+
 int cli_check_output(const char *cmd, const char *out) {
   if (check_name(cmd, "-o", out)) return 1;
   if (out[strlen(out) - 1] == '/') {
@@ -120,4 +129,19 @@ int main(int argc, char **argv) {
   cli_error("unknown command '%s'", argv[1]);
   usage(stderr);
   return 1;
+}
+
+void cli_json_string(FILE *f, const char *s) {
+  fputc('"', f);
+  for (; *s; s++) {
+    unsigned char ch = (unsigned char)*s;
+    if (ch == '"' || ch == '\\') fprintf(f, "\\%c", ch);
+    else if (ch < 0x20) fprintf(f, "\\u%04x", ch);
+    else fputc(ch, f);
+  }
+  fputc('"', f);
+}
+
+void cli_print_text(FILE *f, const char *s) {
+  for (; *s; s++) fputc((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s, f);
 }

@@ -55,6 +55,7 @@ static int validate(const eahas_estimate_params *p, eahas_err *err) {
 int eahas_estimate_params_parse(const char *text, eahas_estimate_params *p, eahas_err *err) {
   eahas_estimate_params q = *p;
   const char *s = text;
+  unsigned seen = 0;
   while (*s) {
     const char *eq = strchr(s, '='), *comma = strchr(s, ',');
     if (!comma) comma = s + strlen(s);
@@ -68,15 +69,18 @@ int eahas_estimate_params_parse(const char *text, eahas_estimate_params *p, eaha
     if (end == eq + 1 || end != comma || errno != 0 || !isfinite(v))
       return eahas_err_set(err, EAHAS_EINVAL, "estimate parameter '%.*s': '%.*s' is not a number",
                            (int)klen, s, (int)(comma - eq - 1), eq + 1);
-    double *slot = NULL;
-    if (klen == 5 && strncmp(s, "tdp_w", 5) == 0) slot = &q.tdp_w;
-    else if (klen == 9 && strncmp(s, "tdp_cores", 9) == 0) slot = &q.tdp_cores;
-    else if (klen == 13 && strncmp(s, "idle_fraction", 13) == 0) slot = &q.idle_fraction;
-    else if (klen == 14 && strncmp(s, "dram_w_per_gib", 14) == 0) slot = &q.dram_w_per_gib;
-    if (!slot)
+    static const char *const keys[] = {"tdp_w", "tdp_cores", "idle_fraction", "dram_w_per_gib"};
+    double *const slots[] = {&q.tdp_w, &q.tdp_cores, &q.idle_fraction, &q.dram_w_per_gib};
+    int k = 0;
+    while (k < 4 && !(strlen(keys[k]) == klen && strncmp(s, keys[k], klen) == 0)) k++;
+    if (k == 4)
       return eahas_err_set(err, EAHAS_EINVAL, "unknown estimate parameter '%.*s' (known: tdp_w, "
                            "tdp_cores, idle_fraction, dram_w_per_gib)", (int)klen, s);
-    *slot = v;
+    if (seen & (1u << k)) /* the last would win silently */
+      return eahas_err_set(err, EAHAS_EINVAL, "estimate parameter '%.*s' is given twice in '%s'", (int)klen, s,
+                           text);
+    seen |= 1u << k;
+    *slots[k] = v;
     s = *comma ? comma + 1 : comma;
   }
   int rc = validate(&q, err);

@@ -410,6 +410,24 @@ static int parse_tail(const cJSON *o, eahas_run_record *r, eahas_err *err) {
   return get_string(pv, "trainer", "provenance.", r->trainer, sizeof r->trainer, err);
 }
 
+/* Complexity is a function of the config and the preset (every trainer's record gets it from
+ * eahas_config_complexity), so a record that disagrees was edited or written by another build. */
+static int check_complexity(const eahas_run_record *r, eahas_err *err) {
+  const eahas_preset *p = eahas_preset_get(r->preset);
+  if (!p) return eahas_err_set(err, EAHAS_EFORMAT, "preset=\"%s\" is not a known preset", r->preset);
+  eahas_complexity cx;
+  eahas_err e = {0};
+  if (eahas_config_complexity(&r->config, p, NULL, &cx, &e))
+    return eahas_err_set(err, EAHAS_EFORMAT, "config: %s", e.msg);
+  const double got[] = {r->cx.flops, r->cx.params, r->cx.acts}, want[] = {cx.flops, cx.params, cx.acts};
+  static const char *const names[] = {"flops", "params", "acts"};
+  for (int i = 0; i < 3; i++)
+    if (got[i] != want[i])
+      return eahas_err_set(err, EAHAS_EFORMAT, "complexity.%s=%.17g differs from %.17g, computed from the config "
+                           "under preset %s", names[i], got[i], want[i], p->name);
+  return EAHAS_OK;
+}
+
 int eahas_run_record_check_values(const eahas_run_record *r, eahas_err *err) {
   if (r->epochs_trained < 0 || r->epochs_trained > EAHAS_MAX_EPOCHS)
     return eahas_err_set(err, EAHAS_EFORMAT, "epochs_trained=%d is outside [0, %d]", r->epochs_trained,
@@ -431,7 +449,8 @@ int eahas_run_record_check_values(const eahas_run_record *r, eahas_err *err) {
     if (!isfinite(tot[i]) || tot[i] < 0)
       return eahas_err_set(err, EAHAS_EFORMAT, "%s=%g is not a non-negative finite number", names[i], tot[i]);
   int rc = check_totals(r, err);
-  return rc ? rc : check_method(r, err);
+  if (!rc) rc = check_method(r, err);
+  return rc ? rc : check_complexity(r, err);
 }
 
 int eahas_json_unique_keys(const struct cJSON *v, eahas_err *err) {

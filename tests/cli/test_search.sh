@@ -26,6 +26,12 @@ grep -q "search: -o needs a name, got an empty string" "$T/err" || fail "empty -
 "$B" plot pareto "$T/x" -o '' 2>"$T/err"; [ $? -eq 1 ] || fail "plot -o '': exit 1"
 grep -q "plot: -o needs a name" "$T/err" || fail "plot empty -o message"
 
+# a budget below the cost of any evaluation: valid output with n/a, and a note saying why
+"$B" search --synthetic --budget-kwh 1e-12 --seeds 2 --optimizer rs,hb --quiet -o "$T/tiny" >"$T/out" 2>"$T/err" ||
+  fail "tiny budget: exit $?"
+grep -q "4 of 4 runs made no evaluation: the budget of 1e-12 kWh is below the cost of their first one" "$T/err" ||
+  fail "tiny budget note: $(cat "$T/err")"
+grep -q "n/a" "$T/out" || fail "tiny budget: no n/a in $(cat "$T/out")"
 COMMON="--synthetic --budget-kwh 15 --seeds 2 --quiet --bananas-steps 5"
 "$B" search $COMMON --jobs 2 -o "$T/a" >"$T/out" || fail "search run"
 ls "$T/a" | grep -q '\.new$' && fail "a .new file left after the output set was written"

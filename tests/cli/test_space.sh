@@ -66,16 +66,20 @@ cp "$T/out" "$T/fm"
 } >"$T/bad"
 expect_rc 1 "$B" space validate --preset cifar10 <"$T/bad"
 has '^line 2: wm=3.5 is out of range' out
-has '^line 3: empty config' out
+grep -q '^line 3:' "$T/out" && fail "a blank line reported as bad"
 has '^line 5: num_stages=3, max_stages=3: preset cifar10 requires exactly 2 stages' out
 has "^line 6: unknown key 'foo'" out
 has '^line 7: config is not valid UTF-8' out
 has "^line 8: missing key 'epochs'" out
 has '^line 9: config is too long' out
 grep -q '^line [14]:' "$T/out" && fail "good lines reported as bad"
-has '9 lines, 7 bad' err
+has '9 lines, 6 bad, 1 blank or comment' err
 expect_rc 1 "$B" space validate --preset cifar10 --json <"$T/bad"
-has '{"line":3,"error":"empty config' out
+has '{"line":2,"error":"wm=3.5 is out of range' out
+# the lines `query -` skips: a UTF-8 byte order mark before line 1, comments, blank lines
+{ printf '\357\273\277'; sed -n 1p "$T/s1"; echo "# sampled with seed 1"; printf ' \t\r\n'; sed -n 2p "$T/s1"; } >"$T/bom"
+expect_rc 0 "$B" space validate --preset cifar10 <"$T/bom"
+has '^4 lines, 0 bad, 2 blank or comment' err
 # --no-constraints: line 5 is in the space, only its stage count breaks the constraints
 expect_rc 1 "$B" space validate --preset cifar10 --no-constraints <"$T/bad"
 grep -q '^line 5:' "$T/out" && fail "--no-constraints still checks the constraints"

@@ -57,7 +57,8 @@ has "is not recorded" err
 expect_rc 1 "$B" query "$F" d=99,w0=48,wa=8.0,wm=2.5,gw=8,lr=0.1,opt=sgd,sched=cos,cutout=0,epochs=50
 
 # batch mode: three lines, one bad; outputs for the good ones, exit 1
-printf '%s\n# comment\n%s\nnot-a-config\n' "$Q" "${Q%epochs=50}epochs=100" >"$T/in"
+# (a UTF-8 byte order mark before line 1, a comment, a blank line with a tab: skipped)
+printf '\357\273\277%s\n# comment\n%s\nnot-a-config\n \t\n' "$Q" "${Q%epochs=50}epochs=100" >"$T/in"
 "$B" query "$F" - --json <"$T/in" >"$T/out" 2>"$T/err"
 [ $? = 1 ] || fail "batch with a bad line should exit 1"
 [ "$(wc -l <"$T/out")" = 2 ] || fail "batch printed $(wc -l <"$T/out") lines, wanted 2"

@@ -91,6 +91,15 @@ st=0; "$B" table get "$T/b.eahas" "$CFG" --preset bogus 2>"$T/err" || st=$?
 [ "$st" -eq 1 ] && grep -q "preset 'bogus' is unknown" "$T/err" || fail "unknown --preset: $st $(cat "$T/err")"
 st=0; "$B" table get "$T/b.eahas" "$CFG" --preset 2>"$T/err" || st=$?
 [ "$st" -eq 1 ] && grep -q "\-\-preset needs a value" "$T/err" || fail "--preset without value: $st $(cat "$T/err")"
+# strings from a file reach the terminal without their control bytes, and JSON escapes the file name
+mkdir "$T/esc"
+sed 's/"machine":[^,]*,/"machine": "evil\\u001b[2J\\u0007",/' "$R0" >"$T/esc/r.json"
+"$B" collect "$T/esc" -o "$T/esc/q\"x.eahas" >/dev/null 2>"$T/err" || fail "collect of an escaped machine: $(cat "$T/err")"
+"$B" table get "$T/esc/q\"x.eahas" "$ID0" >"$T/got.txt" || fail "table get (escapes)"
+grep -q '^from    evil?\[2J?, ' "$T/got.txt" && ! grep -q "$(printf '\033')" "$T/got.txt" ||
+  fail "control bytes printed raw: $(grep '^from' "$T/got.txt" | od -c | head -3)"
+"$B" table stats "$T/esc/q\"x.eahas" --json | grep -qF "{\"file\":\"$T/esc/q\\\"x.eahas\"," ||
+  fail "stats --json file name: $("$B" table stats "$T/esc/q\"x.eahas" --json | head -c 200)"
 # a FIFO or a device named like a record is rejected, not read (a FIFO blocked collect forever)
 mkdir "$T/odd"; mkfifo "$T/odd/fifo.json"; ln -s /dev/zero "$T/odd/zero.json"; cp "$R0" "$T/odd/"
 st=0; timeout 20 "$B" collect "$T/odd" -o "$T/odd.eahas" >"$T/out" 2>"$T/err" || st=$?

@@ -63,7 +63,10 @@ static void test_params_parse(void **state) {
   assert_int_equal(eahas_estimate_params_parse("tdp_w=abc", &p, &e), EAHAS_EINVAL);
   assert_string_equal(e.msg, "estimate parameter 'tdp_w': 'abc' is not a number");
   assert_int_equal(eahas_estimate_params_parse("tdp_w", &p, &e), EAHAS_EINVAL);
+  assert_int_equal(eahas_estimate_params_parse("tdp_w=100,tdp_cores=8,tdp_w=200", &p, &e), EAHAS_EINVAL);
+  assert_string_equal(e.msg, "estimate parameter 'tdp_w' is given twice in 'tdp_w=100,tdp_cores=8,tdp_w=200'");
   assert_double_equal(p.tdp_w, 280, 0); /* unchanged on error */
+  assert_double_equal(p.tdp_cores, 64, 0);
   /* Bad parameters refuse to open a meter. */
   p.tdp_cores = 0;
   eahas_meter_opts o = {.kind = EAHAS_METER_ESTIMATE, .estimate = &p};

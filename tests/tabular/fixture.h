@@ -25,9 +25,11 @@ static inline int fixture_record(eahas_run_record *r, const char *preset, int k,
   r->epochs_planned = r->config.epochs;
   r->epochs_limit = n;
   strcpy(r->status, "ok");
-  r->cx.flops = 1.25e8 + k;
-  r->cx.params = 1.5e6;
-  r->cx.acts = 7.5e5;
+  /* the real complexity: records are checked against it when read */
+  if (eahas_config_complexity(&r->config, eahas_preset_get(preset), NULL, &r->cx, NULL)) {
+    eahas_run_record_free(r);
+    return -1;
+  }
   for (int e = 0; e < n; e++) {
     r->train_loss[e] = 2.0 / (e + 1);
     r->train_acc[e] = 10.0 + 8.0 * e + 0.1 * k;

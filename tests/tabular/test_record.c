@@ -180,6 +180,8 @@ static void m_acc_range(cJSON *o) { cJSON_SetNumberValue(cJSON_GetArrayItem(get(
 static void m_neg_energy(cJSON *o) {
   cJSON_SetNumberValue(cJSON_GetArrayItem(get(o, "curves", "eval_energy_j"), 2), -1);
 }
+static void m_flops(cJSON *o) { set_num(o, "complexity", "flops", 1); }
+static void m_acts(cJSON *o) { set_num(o, "complexity", "acts", get(o, "complexity", "acts")->valuedouble + 1); }
 static void m_units(cJSON *o) { set_str(o, "units", "tec", "Wh"); }
 static void m_tec(cJSON *o) { set_num(o, "totals", "tec_kwh", get(o, "totals", "tec_kwh")->valuedouble * 1000); }
 static void m_time(cJSON *o) { set_num(o, "totals", "train_time_s", 1.0); }
@@ -241,6 +243,8 @@ static void test_rejects(void **state) {
   expect_reject(m_nan, "curves.test_acc[1] is not a number");
   expect_reject(m_acc_range, "curves.train_acc[0]=150 is outside [0, 100] (percent)");
   expect_reject(m_neg_energy, "curves.eval_energy_j[2]=-1 is negative");
+  expect_reject(m_flops, "complexity.flops=1 differs from ");
+  expect_reject(m_acts, "complexity.acts=");
   expect_reject(m_units, "field \"units.tec\"=\"Wh\", expected \"kWh\"");
   expect_reject(m_tec, "totals.tec_kwh (sum of train_energy_j / 3.6e6)=");
   expect_reject(m_time, "totals.train_time_s=1 disagrees with the curves");

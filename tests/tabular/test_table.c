@@ -215,13 +215,14 @@ static void test_stats(void **state) {
 
 /* Edits by hand (sqlite3 on the file) that a record file would not pass are refused when the
  * runs are loaded, naming the file, the run and the value: an accuracy out of range, text in a
- * curve column (SQLite reads it as 0), a negative total. */
+ * curve column (SQLite reads it as 0), a negative total, a complexity the config does not have. */
 static void test_edited_values(void **state) {
   (void)state;
   static const char *const edits[][2] = {
       {"UPDATE curves SET test_acc_ema = 5000 WHERE epoch = 1", "curves.test_acc_ema[0]=5000 is outside [0, 100]"},
       {"UPDATE curves SET val_acc = 'hello' WHERE epoch = 2", "epoch 2: val_acc is not a number"},
       {"UPDATE runs SET tec_kwh = -1", "totals.tec_kwh=-1 is not a non-negative finite number"},
+      {"UPDATE configs SET flops = 1", "complexity.flops=1 differs from "},
   };
   for (size_t k = 0; k < sizeof edits / sizeof edits[0]; k++) {
     eahas_err err = {0};
