@@ -70,9 +70,9 @@ char *eahas_run_record_to_json(const eahas_run_record *r);
 int eahas_run_record_from_json(const char *text, eahas_run_record *out, eahas_err *err);
 /* The value checks of eahas_run_record_from_json on a record from elsewhere (a benchmark file,
  * which a user may have edited): every curve value finite and in its range (accuracies in
- * [0, 100] %, time, energy and lr non-negative), totals and complexity non-negative and finite,
- * totals equal to the sums of their curves, a known energy method, complexity (flops, params,
- * acts) equal to eahas_config_complexity of the config under the record's preset. Errors:
+ * [0, 100] %, time, energy and lr non-negative), totals non-negative and finite, totals equal
+ * to the sums of their curves, a known energy method, complexity (flops, params, acts) equal to
+ * eahas_config_complexity of the config under the record's preset. Errors:
  * EAHAS_EFORMAT naming the field, the epoch and the value. */
 int eahas_run_record_check_values(const eahas_run_record *r, eahas_err *err);
 /* 0 if no JSON object inside v (cJSON's tree, recursively) holds a key twice; else

@@ -115,13 +115,15 @@ int cli_fit(int argc, char **argv) {
       if (kinds[0]) strcat(kinds, json ? "\",\"" : ", ");
       strcat(kinds, EAHAS_CURVE_NAMES[k]);
     }
-  if (json)
-    printf("{\"file\":\"%s\",\"preset\":\"%s\",\"runs\":%d,\"runs_hash\":\"%016llx\",\"curve_runs\":%d,"
+  if (json) {
+    printf("{\"file\":");
+    cli_json_string(stdout, path); /* a user's file name may hold quotes */
+    printf(",\"preset\":\"%s\",\"runs\":%d,\"runs_hash\":\"%016llx\",\"curve_runs\":%d,"
            "\"tree_runs\":%d,\"members\":%d,\"degree\":%d,\"holdout\":%g,\"seed\":%llu,\"curves\":[\"%s\"],"
            "\"energy_method\":\"%s\"}\n",
-           path, s.preset, s.n_runs, (unsigned long long)s.runs_hash, s.n_fit_curves, s.n_fit_tq, s.members, s.degree,
+           s.preset, s.n_runs, (unsigned long long)s.runs_hash, s.n_fit_curves, s.n_fit_tq, s.members, s.degree,
            s.holdout, (unsigned long long)s.seed, kinds, s.energy_method);
-  else
+  } else
     printf("fitted %s (preset %s): %d runs (hash %016llx), curves on %d, trees on %d; %d members, degree %d, "
            "holdout %g, seed %llu\ncurves: %s; energy: %s\n",
            path, s.preset, s.n_runs, (unsigned long long)s.runs_hash, s.n_fit_curves, s.n_fit_tq, s.members, s.degree,

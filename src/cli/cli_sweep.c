@@ -110,8 +110,11 @@ static int cmd_plan(args *a) {
   if (!rc) rc = eahas_plan_write(a->o, e, (int)a->n, &err);
   free(e);
   if (rc) return fail(&err, rc);
-  if (a->json) printf("{\"plan\":\"%s\",\"preset\":\"%s\",\"configs\":%ld,\"seed\":%ld}\n", a->o, p->name, a->n, a->seed);
-  else printf("wrote %ld distinct %s configs to %s\n", a->n, p->name, a->o);
+  if (a->json) {
+    printf("{\"plan\":");
+    cli_json_string(stdout, a->o);
+    printf(",\"preset\":\"%s\",\"configs\":%ld,\"seed\":%ld}\n", p->name, a->n, a->seed);
+  } else printf("wrote %ld distinct %s configs to %s\n", a->n, p->name, a->o);
   return 0;
 }
 
@@ -258,8 +261,11 @@ static int cmd_slurm(args *a) {
   if (!rc) rc = eahas_write_file_atomic(path, script, strlen(script), &err);
   free(script);
   if (rc) return fail(&err, rc);
-  if (a->json) printf("{\"script\":\"%s\",\"tasks\":%d}\n", path, n);
-  else {
+  if (a->json) {
+    printf("{\"script\":");
+    cli_json_string(stdout, path);
+    printf(",\"tasks\":%d}\n", n);
+  } else {
     printf("wrote %s: an array of %d tasks (0-%d), one config each\n", path, n, n - 1);
     printf("submit it with:   sbatch %s\n", path);
     printf("then collect:     %s collect %s -o FILE.eahas\n", exe, dir);

@@ -379,10 +379,19 @@ static void answer_block(const eahas_bench *b, const eahas_config *const *cs, in
   }
 }
 
+/* Keeps the failure of the lowest index in err: blocks are answered after later configs were
+ * checked, so failures do not arrive in index order. */
+static void keep_lowest(int i, int rc, const char *msg, int *first, int *first_rc, eahas_err *err) {
+  if (i >= *first) return;
+  *first = i;
+  *first_rc = rc;
+  eahas_err_set(err, rc, "config %d of the batch: %s", i, msg);
+}
+
 int eahas_query_batch(const eahas_bench *b, const eahas_config *c, int n, const eahas_query_opts *o,
                       eahas_query_result *out, int *rcs, eahas_err *err) {
   if (n < 0) return eahas_err_set(err, EAHAS_EINVAL, "batch of %d configs: the count must be >= 0", n);
-  int first_rc = 0, first = n; /* the lowest failing index so far: block failures come later */
+  int first_rc = 0, first = n; /* the lowest failing index so far */
   const eahas_config *cs[QBLOCK];
   eahas_query_result *outs[QBLOCK];
   int at[QBLOCK], brc[QBLOCK], nb = 0;
@@ -392,11 +401,7 @@ int eahas_query_batch(const eahas_bench *b, const eahas_config *c, int n, const 
       answer_block(b, cs, nb, o, outs, brc, berr);
       for (int q = 0; q < nb; q++) {
         if (rcs) rcs[at[q]] = brc[q];
-        if (brc[q] && at[q] < first) {
-          first = at[q];
-          first_rc = brc[q];
-          eahas_err_set(err, first_rc, "config %d of the batch: %s", at[q], berr[q].msg);
-        }
+        if (brc[q]) keep_lowest(at[q], brc[q], berr[q].msg, &first, &first_rc, err);
       }
       nb = 0;
     }
@@ -405,11 +410,7 @@ int eahas_query_batch(const eahas_bench *b, const eahas_config *c, int n, const 
     int rc = (o && o->tabular) ? eahas_query(b, &c[i], o, &out[i], &e1) : begin_answer(b, &c[i], o, &out[i], &e1);
     if (rcs) rcs[i] = rc;
     if (rc) {
-      if (i < first) {
-        first = i;
-        first_rc = rc;
-        eahas_err_set(err, rc, "config %d of the batch: %s", i, e1.msg);
-      }
+      keep_lowest(i, rc, e1.msg, &first, &first_rc, err);
       continue;
     }
     if (o && o->tabular) continue;

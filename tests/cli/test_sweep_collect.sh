@@ -100,6 +100,8 @@ grep -q '^from    evil?\[2J?, ' "$T/got.txt" && ! grep -q "$(printf '\033')" "$T
   fail "control bytes printed raw: $(grep '^from' "$T/got.txt" | od -c | head -3)"
 "$B" table stats "$T/esc/q\"x.eahas" --json | grep -qF "{\"file\":\"$T/esc/q\\\"x.eahas\"," ||
   fail "stats --json file name: $("$B" table stats "$T/esc/q\"x.eahas" --json | head -c 200)"
+"$B" sweep plan --preset fashion-mnist -n 1 --seed 1 -o "$T/esc/p\"q.jsonl" --json | grep -qF "{\"plan\":\"$T/esc/p\\\"q.jsonl\"," ||
+  fail "sweep plan --json file name: $("$B" sweep plan --preset fashion-mnist -n 1 --seed 1 -o "$T/esc/p\"q.jsonl" --json)"
 # a FIFO or a device named like a record is rejected, not read (a FIFO blocked collect forever)
 mkdir "$T/odd"; mkfifo "$T/odd/fifo.json"; ln -s /dev/zero "$T/odd/zero.json"; cp "$R0" "$T/odd/"
 st=0; timeout 20 "$B" collect "$T/odd" -o "$T/odd.eahas" >"$T/out" 2>"$T/err" || st=$?
