@@ -247,18 +247,26 @@ static int export(const char *path, const char *dir, const eahas_bench *b, const
     perror(fn);
     return 1;
   }
-  fprintf(f, "{\"degree\":%d,\"members\":%d,\"hidden\":%d,\"kinds\":[", s.degree, s.members, s.hidden);
+  /* per-curve form: "kinds" each with its members' networks; shared form: the kinds' names and
+   * one list of members' networks (outputs as eahas_surrogate.shared lays them out) */
+  fprintf(f, "{\"degree\":%d,\"members\":%d,\"hidden\":%d,\"shared\":%s,\"kinds\":[", s.degree, s.members,
+          s.hidden, s.shared ? "true" : "false");
   int first = 1;
   for (int k = 0; k < EAHAS_NUM_CURVES; k++) {
     if (!(s.curves_mask & (1 << k))) continue;
     fprintf(f, "%s{\"name\":\"%s\",\"members\":[", first ? "" : ",", EAHAS_CURVE_NAMES[k]);
     first = 0;
-    for (int m = 0; m < s.members; m++) {
+    for (int m = 0; m < s.members && !s.shared; m++) {
       const eahas_mlp *mm = &s.mlp[k][m];
       fprintf(f, "%s", m ? "," : "");
       write_floats(f, mm->params, mm->n_params);
     }
     fprintf(f, "]}");
+  }
+  fprintf(f, "],\"shared_members\":[");
+  for (int m = 0; m < s.members && s.shared; m++) {
+    fprintf(f, "%s", m ? "," : "");
+    write_floats(f, s.mlp[0][m].params, s.mlp[0][m].n_params);
   }
   fprintf(f, "]}\n");
   fclose(f);

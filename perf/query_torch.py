@@ -3,7 +3,8 @@
 perf/query_bench.c (not a test).
 
 The original answers a query in Python: encode the config, run each ensemble member's BSC MLP
-(torch, one config at a time), average the control points, and decode the Bezier curve by
+(torch, one config at a time; per curve kind, or one network shared by the kinds as our default
+fit makes them), average the control points, and decode the Bezier curve by
 evaluating it on a dense parameter grid and interpolating at the integer epochs. This script does
 exactly that with the weights exported by `query_bench FILE --export DIR`, for every curve kind
 the file models, and reports queries per second on one thread. Tree models (time, energy) are
@@ -41,9 +42,10 @@ def build(params, hidden, n_out):
 
 
 class BSC(torch.nn.Module):
-    def __init__(self, layers):
+    def __init__(self, layers, n_sigmoid=2):
         super().__init__()
         self.arch, self.hp, self.l1, self.l2, self.l3, self.head = layers
+        self.n_sigmoid = n_sigmoid
 
     def forward(self, x):
         a = torch.relu(self.arch(x[..., :5]))
@@ -52,7 +54,7 @@ class BSC(torch.nn.Module):
         z = torch.relu(self.l2(z))
         z = torch.relu(self.l3(z))
         o = self.head(z)
-        return torch.cat([torch.sigmoid(o[..., :2]), o[..., 2:]], -1)
+        return torch.cat([torch.sigmoid(o[..., :self.n_sigmoid]), o[..., self.n_sigmoid:]], -1)
 
 
 def bernstein(n, t):
@@ -92,13 +94,24 @@ def main():
     seconds = float(sys.argv[sys.argv.index("--seconds") + 1]) if "--seconds" in sys.argv else 5.0
     model = json.load(open(f"{d}/model.json"))
     configs = json.load(open(f"{d}/configs.json"))
-    n, h = model["degree"], model["hidden"]
-    kinds = [[BSC(build(p, h, 2 * n)).eval() for p in k["members"]] for k in model["kinds"]]
+    n, h, nk = model["degree"], model["hidden"], len(model["kinds"])
+    shared = model.get("shared", False)
+    if shared:  # one network per member, a head per kind: starts and ends first, then inner values
+        nets = [BSC(build(p, h, 2 * n * nk), 2 * nk).eval() for p in model["shared_members"]]
+    else:
+        kinds = [[BSC(build(p, h, 2 * n)).eval() for p in k["members"]] for k in model["kinds"]]
     B = bernstein(n, torch.linspace(0, 1, 1001, dtype=torch.float64))
     xs = [torch.tensor(c["x"], dtype=torch.float32) for c in configs]
 
     def query(i):
         res = []
+        if shared:
+            o = torch.stack([m(xs[i]) for m in nets]).mean(0)
+            for j in range(nk):
+                inner = 2 * nk + (2 * n - 2) * j
+                oj = torch.cat([o[2 * j:2 * j + 2], o[inner:inner + 2 * n - 2]])
+                res.append(decode(oj, n, configs[i]["epochs"], B))
+            return res
         for members in kinds:
             o = torch.stack([m(xs[i]) for m in members]).mean(0)
             res.append(decode(o, n, configs[i]["epochs"], B))
@@ -115,7 +128,7 @@ def main():
                 query(i)
             done += len(configs)
         dt, dc = time.perf_counter() - t0, time.process_time() - c0
-    print(json.dumps({"configs": len(configs), "kinds": len(kinds), "members": len(kinds[0]),
+    print(json.dumps({"configs": len(configs), "kinds": nk, "members": model["members"], "shared": shared,
                       "torch_queries_per_s_1thread": round(done / dt, 1),
                       "torch_queries_per_cpu_s": round(done / dc, 1),
                       "max_abs_diff_vs_c_test_acc": worst, "torch": torch.__version__}))

@@ -247,7 +247,9 @@ enum {
 };
 extern const char *const EAHAS_TQ_NAMES[EAHAS_NUM_TQ];
 
-#define EAHAS_SURROGATE_FORMAT_VERSION 1
+/* Version 2 adds the networks' form (shared or per curve); version 1 blobs (always per curve)
+ * are still read. */
+#define EAHAS_SURROGATE_FORMAT_VERSION 2
 #define EAHAS_SURROGATE_FEATURE_SPEC "regnet5+hp21/v1"
 #define EAHAS_SURROGATE_BLOB_NAME "surrogate"
 #define EAHAS_MAX_MEMBERS 32
@@ -263,6 +265,9 @@ typedef struct eahas_fit_opts {
   double dropout;     /* default 0.1 */
   double holdout;     /* fraction of configs held out from fitting (default 0: fit on all) */
   int bootstrap;      /* 1: each member fits a bootstrap resample */
+  int per_curve;      /* 1: one network per curve kind and member (format 1's form); default 0:
+                       * one network per member with a head for every curve kind (see
+                       * eahas_surrogate.shared) */
   uint64_t seed;      /* default 0 */
   eahas_xgb_opts xgb; /* default 60 rounds (1..EAHAS_FIT_MAX_STEPS), depth 4, eta 0.15, subsample 0.8 */
   /* optional progress: called after each fitted model */
@@ -286,6 +291,12 @@ typedef struct eahas_surrogate {
   double holdout;
   uint64_t seed;
   char energy_method[48];    /* most common method of the fitted runs' energies */
+  /* shared = 0: mlp[k][m] is member m's network for curve kind k (2n outputs, the first 2
+   * through a sigmoid). shared = 1: mlp[0][m] is member m's one network for all nk modelled
+   * kinds (those of curves_mask, in kind order), a shared trunk with 2n nk outputs: the start and
+   * end of every kind first (2 nk sigmoid outputs), then the 2n - 2 inner values of every kind.
+   * The per-kind layout of 2n values is the one eahas__bezier_to_target writes. */
+  int shared;
   eahas_mlp mlp[EAHAS_NUM_CURVES][EAHAS_MAX_MEMBERS];
   char *xgb[EAHAS_NUM_TQ][EAHAS_MAX_MEMBERS]; /* XGBoost JSON models */
   size_t xgb_len[EAHAS_NUM_TQ][EAHAS_MAX_MEMBERS];
@@ -301,7 +312,8 @@ uint64_t eahas_runs_hash(const eahas_run_record *runs, int n);
 int eahas_split_is_holdout(const eahas_config *c, double holdout, uint64_t seed);
 
 /* Fits the BSC MLPs (every curve kind present in the runs), the tree models and ensembles on the
- * runs (preset p) not held out. Curve models use complete runs with status "ok"; tree models
+ * runs (preset p) not held out. The BSC networks are shared across curve kinds unless
+ * o->per_curve (docs/surrogate.md says why). Curve models use complete runs with status "ok"; tree models
  * every run with status "ok" and >= 2 epochs. The result must be freed with
  * eahas_surrogate_free. Errors: EAHAS_EINVAL (options out of range, fewer than 8 usable runs),
  * EAHAS_ENOMEM, EAHAS_EINTERNAL (XGBoost), EAHAS_EDIVERGED. */
@@ -317,7 +329,7 @@ int eahas_surrogate_load(const unsigned char *buf, size_t len, eahas_surrogate *
 
 /* Per-member predictions for one encoded config (used by queries and eval): Bezier control
  * points of curve kind k averaged over members (*mean) and their standard deviation (*sd, may be
- * NULL). */
+ * NULL). kind must be one of s->curves_mask; c is unused. */
 void eahas_surrogate_predict_curve(const eahas_surrogate *s, int kind, const float *x26,
                                    const eahas_config *c, eahas_bezier *mean, eahas_bezier *sd);
 

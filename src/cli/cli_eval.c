@@ -10,7 +10,7 @@
 
 static const char *USAGE =
     "usage: eahas eval FILE.eahas [--holdout F] [--seed S] [--members K] [--degree N] [--hidden H]\n"
-    "                  [--epochs E] [--rounds R] [--json]\n"
+    "                  [--epochs E] [--rounds R] [--per-curve] [--json]\n"
     "\n"
     "Splits the runs of FILE.eahas deterministically by config hash (held-out fraction F, default\n"
     "0.2, seed S default 0), fits the surrogates on the rest and reports, per curve kind and per\n"
@@ -19,7 +19,8 @@ static const char *USAGE =
     "Models: bsc (the Bezier surrogate), bezier-fit (each held-out curve's own Bezier fit: the\n"
     "representation's floor), mlp-direct (an MLP predicting the L values), svd-xgb (truncated SVD\n"
     "of the curves, XGBoost per component), trees (time/energy), noise-ceiling (configs run twice).\n"
-    "--members, --degree, --hidden, --epochs and --rounds are eahas fit's options (its defaults).\n"
+    "--members, --degree, --hidden, --epochs, --rounds and --per-curve are eahas fit's options (its\n"
+    "defaults).\n"
     "  --json   the report as JSON\n"
     "Exit status: 0 success, 1 bad input, 2 internal failure.\n";
 
@@ -40,8 +41,9 @@ int cli_eval(int argc, char **argv) {
   int json = 0;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
-    if (!strcmp(a, "--json")) {
-      json = 1;
+    if (!strcmp(a, "--json") || !strcmp(a, "--per-curve")) {
+      if (a[2] == 'j') json = 1;
+      else o.per_curve = 1;
       continue;
     }
     if (a[0] == '-') {

@@ -9,14 +9,16 @@
 
 static const char *USAGE =
     "usage: eahas fit FILE.eahas [--members K] [--degree N] [--holdout F] [--seed S] [--bootstrap]\n"
-    "                 [--hidden H] [--epochs E] [--rounds R] [--json]\n"
+    "                 [--hidden H] [--epochs E] [--rounds R] [--per-curve] [--json]\n"
     "\n"
     "Fits the surrogate benchmark on the runs of FILE.eahas and stores the models inside it (blob\n"
     "'surrogate', versioned, with the feature spec, preset, degree and the hash of the runs fitted\n"
     "on; queries refuse it once the runs change):\n"
     "  - per curve kind (test_acc of the EMA model, test_acc_plain, val_acc, train_acc): a Bezier\n"
-    "    curve of degree N (default 5, 3..8) fitted to each complete run, and an ensemble of K MLPs\n"
-    "    (default 5, 1..32, differing by seed) mapping the 26 features to its control points;\n"
+    "    curve of degree N (default 5, 3..8) fitted to each complete run;\n"
+    "  - an ensemble of K MLPs (default 5, 1..32, differing by seed) mapping the 26 features to\n"
+    "    the control points of every curve kind: one network per member with a head per kind, or\n"
+    "    with --per-curve one network per member and kind (the form of format 1, 4x the cost);\n"
     "  - XGBoost ensembles for per-epoch time, per-epoch training energy (each with a first-epoch\n"
     "    ratio) and inference energy per image.\n"
     "  --holdout F   leave out a deterministic fraction F of configs (default 0)\n"
@@ -59,6 +61,7 @@ int cli_fit(int argc, char **argv) {
     int bad = 0;
     if (!strcmp(a, "--json")) json = 1;
     else if (!strcmp(a, "--bootstrap")) o.bootstrap = 1;
+    else if (!strcmp(a, "--per-curve")) o.per_curve = 1;
     else if (a[0] == '-' && a[1] == '-' && !v) {
       cli_error("%s needs a value", a);
       return 1;
@@ -98,7 +101,7 @@ int cli_fit(int argc, char **argv) {
     return 1;
   }
   eahas_progress pr;
-  eahas_progress_begin(&pr, stderr, "fit", (long)(EAHAS_NUM_CURVES + EAHAS_NUM_TQ) * o.members);
+  eahas_progress_begin(&pr, stderr, "fit", (long)((o.per_curve ? EAHAS_NUM_CURVES : 1) + EAHAS_NUM_TQ) * o.members);
   o.progress = on_progress;
   o.progress_ctx = &pr;
   eahas_surrogate s;
@@ -119,15 +122,15 @@ int cli_fit(int argc, char **argv) {
     printf("{\"file\":");
     cli_json_string(stdout, path); /* a user's file name may hold quotes */
     printf(",\"preset\":\"%s\",\"runs\":%d,\"runs_hash\":\"%016llx\",\"curve_runs\":%d,"
-           "\"tree_runs\":%d,\"members\":%d,\"degree\":%d,\"holdout\":%g,\"seed\":%llu,\"curves\":[\"%s\"],"
-           "\"energy_method\":\"%s\"}\n",
+           "\"tree_runs\":%d,\"members\":%d,\"degree\":%d,\"networks\":\"%s\",\"holdout\":%g,\"seed\":%llu,"
+           "\"curves\":[\"%s\"],\"energy_method\":\"%s\"}\n",
            s.preset, s.n_runs, (unsigned long long)s.runs_hash, s.n_fit_curves, s.n_fit_tq, s.members, s.degree,
-           s.holdout, (unsigned long long)s.seed, kinds, s.energy_method);
+           s.shared ? "shared" : "per-curve", s.holdout, (unsigned long long)s.seed, kinds, s.energy_method);
   } else
     printf("fitted %s (preset %s): %d runs (hash %016llx), curves on %d, trees on %d; %d members, degree %d, "
-           "holdout %g, seed %llu\ncurves: %s; energy: %s\n",
+           "%s networks, holdout %g, seed %llu\ncurves: %s; energy: %s\n",
            path, s.preset, s.n_runs, (unsigned long long)s.runs_hash, s.n_fit_curves, s.n_fit_tq, s.members, s.degree,
-           s.holdout, (unsigned long long)s.seed, kinds, s.energy_method);
+           s.shared ? "shared" : "per-curve", s.holdout, (unsigned long long)s.seed, kinds, s.energy_method);
   eahas_surrogate_free(&s);
   return 0;
 }

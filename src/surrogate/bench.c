@@ -119,9 +119,8 @@ int eahas_bench_open(const char *path, eahas_bench **out, eahas_err *err) {
     b->fused_block = b->fused && (b->fused_single || eahas__fused_trees_query_major(b->fused));
     b->memory += eahas__fused_trees_bytes(b->fused);
   }
-  for (int k = 0; k < EAHAS_NUM_CURVES; k++)
-    if (b->s.curves_mask & (1 << k))
-      for (int m = 0; m < b->s.members; m++) b->memory += sizeof(float) * b->s.mlp[k][m].n_params;
+  for (int k = 0; k < EAHAS_NUM_CURVES; k++) /* networks not in use have no parameters */
+    for (int m = 0; m < b->s.members; m++) b->memory += sizeof(float) * b->s.mlp[k][m].n_params;
   snprintf(b->energy_method, sizeof b->energy_method, "surrogate:%.36s", b->s.energy_method);
   b->index = malloc(sizeof(tab_entry) * (size_t)(b->n_runs ? b->n_runs : 1));
   if (!b->index) {

@@ -136,16 +136,26 @@ int eahas_split_is_holdout(const eahas_config *c, double holdout, uint64_t seed)
   return (double)(h >> 11) * 0x1.0p-53 < holdout;
 }
 
-/* Mean (and sd) over members of the control points, from the members' raw outputs. */
-static void members_to_bezier(const eahas_surrogate *s, float *const *outs, eahas_bezier *mean, eahas_bezier *sd) {
+/* The modelled kinds in kind order; returns their count nk. */
+static int modelled_kinds(const eahas_surrogate *s, int kinds[EAHAS_NUM_CURVES]) {
+  int nk = 0;
+  for (int k = 0; k < EAHAS_NUM_CURVES; k++)
+    if (s->curves_mask & (1 << k)) kinds[nk++] = k;
+  return nk;
+}
+
+/* Output row of target value t (0..2n-1, eahas__bezier_to_target's layout) of the j-th modelled
+ * kind in its network (see eahas_surrogate.shared). */
+static int target_row(int shared, int nk, int n, int j, int t) {
+  if (!shared) return t;
+  return t < 2 ? 2 * j + t : 2 * nk + (2 * n - 2) * j + (t - 2);
+}
+
+/* Mean (and sd) of the control points from sums over members in member order of the outputs
+ * (acc) and of their squares (acc2, used when sd != NULL). */
+static void sums_to_bezier(const eahas_surrogate *s, const double *acc, const double *acc2, eahas_bezier *mean,
+                           eahas_bezier *sd) {
   int n = s->degree, no = 2 * n, K = s->members;
-  double acc[2 * EAHAS_BEZIER_MAX_DEGREE] = {0}, acc2[2 * EAHAS_BEZIER_MAX_DEGREE] = {0};
-  for (int m = 0; m < K; m++) {
-    const float *out = outs[m];
-    for (int j = 0; j < no; j++) acc[j] += out[j];
-    if (sd)
-      for (int j = 0; j < no; j++) acc2[j] += (double)out[j] * out[j];
-  }
   float mt[2 * EAHAS_BEZIER_MAX_DEGREE] = {0}, st[2 * EAHAS_BEZIER_MAX_DEGREE] = {0};
   for (int j = 0; j < no; j++) mt[j] = (float)(acc[j] / K);
   eahas__target_to_bezier(mt, n, mean);
@@ -159,72 +169,80 @@ static void members_to_bezier(const eahas_surrogate *s, float *const *outs, eaha
   }
 }
 
+/* Mean (and sd) over members of the j-th modelled kind's control points, from the members' raw
+ * outputs. */
+static void members_to_bezier(const eahas_surrogate *s, int nk, int j, float *const *outs, eahas_bezier *mean,
+                              eahas_bezier *sd) {
+  int no = 2 * s->degree;
+  double acc[2 * EAHAS_BEZIER_MAX_DEGREE] = {0}, acc2[2 * EAHAS_BEZIER_MAX_DEGREE] = {0};
+  for (int m = 0; m < s->members; m++)
+    for (int t = 0; t < no; t++) {
+      double v = outs[m][target_row(s->shared, nk, s->degree, j, t)];
+      acc[t] += v;
+      if (sd) acc2[t] += v * v;
+    }
+  sums_to_bezier(s, acc, acc2, mean, sd);
+}
+
 void eahas_surrogate_predict_curve(const eahas_surrogate *s, int kind, const float *x26,
                                    const eahas_config *c, eahas_bezier *mean, eahas_bezier *sd) {
   (void)c;
-  float buf[EAHAS_MAX_MEMBERS][2 * EAHAS_BEZIER_MAX_DEGREE];
+  int kinds[EAHAS_NUM_CURVES], nk = modelled_kinds(s, kinds), j = 0;
+  while (j < nk && kinds[j] != kind) j++;
+  float buf[EAHAS_MAX_MEMBERS][EAHAS_NUM_CURVES * 2 * EAHAS_BEZIER_MAX_DEGREE];
   float *outs[EAHAS_MAX_MEMBERS];
   for (int m = 0; m < s->members; m++) {
     outs[m] = buf[m];
-    eahas_mlp_forward(&s->mlp[kind][m], x26, outs[m]);
+    eahas_mlp_forward(&s->mlp[s->shared ? 0 : kind][m], x26, outs[m]);
   }
-  members_to_bezier(s, outs, mean, sd);
+  members_to_bezier(s, nk, j, outs, mean, sd);
 }
 
 void eahas__surrogate_predict_all(const eahas_surrogate *s, const float *x26, eahas_bezier mean[EAHAS_NUM_CURVES],
                                   eahas_bezier *sd) {
-  float buf[EAHAS_NUM_CURVES * EAHAS_MAX_MEMBERS][2 * EAHAS_BEZIER_MAX_DEGREE];
+  float buf[EAHAS_NUM_CURVES * EAHAS_MAX_MEMBERS][EAHAS_NUM_CURVES * 2 * EAHAS_BEZIER_MAX_DEGREE];
   float *outs[EAHAS_NUM_CURVES * EAHAS_MAX_MEMBERS];
   const eahas_mlp *ms[EAHAS_NUM_CURVES * EAHAS_MAX_MEMBERS];
-  int n = 0, K = s->members;
-  for (int k = 0; k < EAHAS_NUM_CURVES; k++)
-    if (s->curves_mask & (1 << k))
-      for (int m = 0; m < K; m++) {
-        ms[n] = &s->mlp[k][m];
-        outs[n] = buf[n];
-        n++;
-      }
-  eahas__mlp_forward_many(ms, n, x26, outs);
-  n = 0;
-  for (int k = 0; k < EAHAS_NUM_CURVES; k++)
-    if (s->curves_mask & (1 << k)) {
-      members_to_bezier(s, outs + n, &mean[k], sd ? &sd[k] : NULL);
-      n += K;
+  int kinds[EAHAS_NUM_CURVES], nk = modelled_kinds(s, kinds), n = 0, K = s->members;
+  for (int j = 0; j < (s->shared ? 1 : nk); j++)
+    for (int m = 0; m < K; m++) {
+      ms[n] = &s->mlp[s->shared ? 0 : kinds[j]][m];
+      outs[n] = buf[n];
+      n++;
     }
+  eahas__mlp_forward_many(ms, n, x26, outs);
+  for (int j = 0; j < nk; j++)
+    members_to_bezier(s, nk, j, outs + (s->shared ? 0 : j * K), &mean[kinds[j]], sd ? &sd[kinds[j]] : NULL);
 }
 
+/* The networks of a block: every member's outputs summed in member order per output row and
+ * query (acc[row * QB + q]; and their squares in acc2 when sd), then each kind's control
+ * points as members_to_bezier gives them. */
 int eahas__surrogate_predict_block(const eahas_surrogate *s, const float *xT,
                                    eahas_bezier mean[][EAHAS_NUM_CURVES], eahas_bezier (*sd)[EAHAS_NUM_CURVES]) {
-  enum { QB = EAHAS__MLP_BLOCK };
-  int K = s->members, no = 2 * s->degree;
-  float outT[EAHAS_MAX_MEMBERS][2 * EAHAS_BEZIER_MAX_DEGREE * QB];
-  for (int k = 0; k < EAHAS_NUM_CURVES; k++) {
-    if (!(s->curves_mask & (1 << k))) continue;
-    for (int m = 0; m < K; m++)
-      if (eahas__mlp_forward_block(&s->mlp[k][m], xT, outT[m])) return -1;
-    if (!sd) { /* the mean alone: members_to_bezier's sums and division, 16 queries side by side */
-      for (int j = 0; j < no; j++) {
-        double acc[QB];
-        for (int q = 0; q < QB; q++) acc[q] = 0;
-        for (int m = 0; m < K; m++)
-          for (int q = 0; q < QB; q++) acc[q] += outT[m][j * QB + q];
-        for (int q = 0; q < QB; q++) outT[0][j * QB + q] = (float)(acc[q] / K);
-      }
+  enum { QB = EAHAS__MLP_BLOCK, ROWS = EAHAS_NUM_CURVES * 2 * EAHAS_BEZIER_MAX_DEGREE };
+  int kinds[EAHAS_NUM_CURVES], nk = modelled_kinds(s, kinds), K = s->members, n = s->degree, no = 2 * n;
+  float outT[ROWS * QB];
+  double acc[ROWS * QB], acc2[ROWS * QB];
+  for (int g = 0; g < (s->shared ? 1 : nk); g++) { /* networks of one shape: all, or one kind's */
+    int rows = s->mlp[s->shared ? 0 : kinds[g]][0].n_out;
+    for (int i = 0; i < rows * QB; i++) acc[i] = acc2[i] = 0;
+    for (int m = 0; m < K; m++) {
+      if (eahas__mlp_forward_block(&s->mlp[s->shared ? 0 : kinds[g]][m], xT, outT)) return -1;
+      for (int i = 0; i < rows * QB; i++) acc[i] += outT[i];
+      if (sd)
+        for (int i = 0; i < rows * QB; i++) acc2[i] += (double)outT[i] * outT[i];
+    }
+    for (int j = s->shared ? 0 : g; j < (s->shared ? nk : g + 1); j++)
       for (int q = 0; q < QB; q++) {
-        float mt[2 * EAHAS_BEZIER_MAX_DEGREE];
-        for (int j = 0; j < no; j++) mt[j] = outT[0][j * QB + q];
-        eahas__target_to_bezier(mt, s->degree, &mean[q][k]);
+        double a[2 * EAHAS_BEZIER_MAX_DEGREE], a2[2 * EAHAS_BEZIER_MAX_DEGREE];
+        for (int t = 0; t < no; t++) {
+          int r = target_row(s->shared, nk, n, j, t);
+          a[t] = acc[r * QB + q];
+          a2[t] = acc2[r * QB + q];
+        }
+        sums_to_bezier(s, a, a2, &mean[q][kinds[j]], sd ? &sd[q][kinds[j]] : NULL);
       }
-      continue;
-    }
-    for (int q = 0; q < QB; q++) {
-      float buf[EAHAS_MAX_MEMBERS][2 * EAHAS_BEZIER_MAX_DEGREE], *outs[EAHAS_MAX_MEMBERS];
-      for (int m = 0; m < K; m++) {
-        for (int j = 0; j < no; j++) buf[m][j] = outT[m][j * QB + q];
-        outs[m] = buf[m];
-      }
-      members_to_bezier(s, outs, &mean[q][k], sd ? &sd[q][k] : NULL);
-    }
   }
   return 0;
 }
@@ -282,12 +300,12 @@ int eahas_surrogate_fit(const eahas_run_record *runs, int n, const eahas_preset 
   s->holdout = o->holdout;
   s->seed = o->seed;
 
+  /* room for the targets of every curve kind (a shared network's rows) */
+  const size_t ny = (size_t)EAHAS_NUM_CURVES * (size_t)no * (size_t)(n ? n : 1);
   float *X = malloc(sizeof(float) * EAHAS_ENCODING_LEN * (size_t)(n ? n : 1));
-  float *Y = malloc(sizeof(float) * (size_t)no * (size_t)(n ? n : 1));
+  float *Y = malloc(sizeof(float) * ny), *Yb = malloc(2 * sizeof(float) * ny), *W = malloc(sizeof(float) * ny);
   float *Xb = malloc(sizeof(float) * EAHAS_ENCODING_LEN * (size_t)(n ? n : 1));
-  float *Yb = malloc(sizeof(float) * (size_t)no * (size_t)(n ? n : 1));
   float *yt = malloc(sizeof(float) * (size_t)(n ? n : 1));
-  float *W = malloc(sizeof(float) * (size_t)no * (size_t)(n ? n : 1));
   int *use = malloc(sizeof(int) * (size_t)(n ? n : 1)), *rows = malloc(sizeof(int) * (size_t)(n ? n : 1));
   if (!X || !Y || !Xb || !Yb || !yt || !W || !use || !rows) {
     rc = eahas_err_set(err, EAHAS_ENOMEM, "fit buffers for %d runs", n);
@@ -304,13 +322,9 @@ int eahas_surrogate_fit(const eahas_run_record *runs, int n, const eahas_preset 
     goto out;
   }
   for (int i = 0; i < nc; i++) eahas_config_encode(&runs[use[i]].config, p, X + (size_t)i * EAHAS_ENCODING_LEN);
-  /* Loss weights: the inner control x (u) get U_WEIGHT (1: the plain MSE of REFERENCE.md §6).
-   * 0.1 was tried on 300 synthetic runs: held-out R² of the final accuracy 0.984 against 0.986. */
-  for (int i = 0; i < nc; i++)
-    for (int j = 0; j < no; j++) W[(size_t)i * no + j] = (j >= 2 && j < deg + 1) ? (float)U_WEIGHT : 1.0f;
-  int total = EAHAS_NUM_CURVES * K + EAHAS_NUM_TQ * K, done = 0;
+  /* A kind is modelled when most runs hold it (a curve of zeros means "not recorded"). */
+  int kinds[EAHAS_NUM_CURVES], nk = 0;
   for (int kind = 0; kind < EAHAS_NUM_CURVES; kind++) {
-    /* A kind is modelled when most runs hold it (a curve of zeros means "not recorded"). */
     int have = 0;
     for (int i = 0; i < nc; i++) {
       const double *c = eahas__curve_of(&runs[use[i]], kind);
@@ -320,36 +334,61 @@ int eahas_surrogate_fit(const eahas_run_record *runs, int n, const eahas_preset 
           break;
         }
     }
-    if (2 * have < nc) {
-      done += K;
-      continue;
+    if (2 * have >= nc) {
+      s->curves_mask |= 1 << kind;
+      kinds[nk++] = kind;
     }
-    s->curves_mask |= 1 << kind;
+  }
+  s->shared = !o->per_curve;
+  const int nnet = s->shared ? 1 : nk, nout = s->shared ? nk * no : no; /* networks per member, their outputs */
+  /* Targets: row i holds run i's targets of every network, network g's at column g * nout. Loss
+   * weights: the inner control x (u) get U_WEIGHT (1: the plain MSE of REFERENCE.md §6). 0.1 was
+   * tried on 300 synthetic runs: held-out R² of the final accuracy 0.984 against 0.986. */
+  const size_t ld = (size_t)nk * no;
+  for (int j = 0; j < nk; j++)
     for (int i = 0; i < nc; i++) {
       const eahas_run_record *r = &runs[use[i]];
       eahas_bezier b;
-      if ((rc = eahas_bezier_fit(eahas__curve_of(r, kind), r->epochs_trained, deg, &b, NULL, err))) {
-        eahas_err_prefix(err, rc, "run %s, %s", r->id, EAHAS_CURVE_NAMES[kind]);
+      float t[2 * EAHAS_BEZIER_MAX_DEGREE];
+      if ((rc = eahas_bezier_fit(eahas__curve_of(r, kinds[j]), r->epochs_trained, deg, &b, NULL, err))) {
+        eahas_err_prefix(err, rc, "run %s, %s", r->id, EAHAS_CURVE_NAMES[kinds[j]]);
         goto out;
       }
-      eahas__bezier_to_target(&b, Y + (size_t)i * no);
+      eahas__bezier_to_target(&b, t);
+      size_t col = s->shared ? 0 : (size_t)j * no;
+      for (int k = 0; k < no; k++) {
+        size_t at = (size_t)i * ld + col + (size_t)target_row(s->shared, nk, deg, j, k);
+        Y[at] = t[k];
+        W[at] = (k >= 2 && k < deg + 1) ? (float)U_WEIGHT : 1.0f;
+      }
     }
+  /* per-curve totals count the kinds not modelled as done, as before the shared form */
+  int total = ((s->shared ? 1 : EAHAS_NUM_CURVES) + EAHAS_NUM_TQ) * K, done = s->shared ? 0 : (EAHAS_NUM_CURVES - nk) * K;
+  for (int g = 0; g < nnet; g++) {
+    int kind = s->shared ? 0 : kinds[g];
+    const char *what = s->shared ? "curves" : EAHAS_CURVE_NAMES[kind];
+    float *Wb = Yb + (size_t)nc * nout; /* Yb holds nc x nout targets, then their weights */
     for (int m = 0; m < K; m++) {
       member_rows(nc, m, o, rows);
       for (int i = 0; i < nc; i++) {
         memcpy(Xb + (size_t)i * EAHAS_ENCODING_LEN, X + (size_t)rows[i] * EAHAS_ENCODING_LEN,
                sizeof(float) * EAHAS_ENCODING_LEN);
-        memcpy(Yb + (size_t)i * no, Y + (size_t)rows[i] * no, sizeof(float) * (size_t)no);
+        const size_t from = (size_t)rows[i] * ld + (size_t)g * nout * !s->shared;
+        memcpy(Yb + (size_t)i * nout, Y + from, sizeof(float) * (size_t)nout);
+        memcpy(Wb + (size_t)i * nout, W + from, sizeof(float) * (size_t)nout);
       }
-      uint64_t seed = eahas_mix64(o->seed ^ eahas_mix64(0x6d6c70ULL + 977u * (uint64_t)kind + (uint64_t)m));
-      if ((rc = eahas_mlp_init(&s->mlp[kind][m], N_ARCH, N_HP, o->hidden, no, 2, (float)o->dropout, seed, err)))
+      /* per-curve networks keep format 1's seeds; the shared one has its own stream */
+      uint64_t seed = s->shared ? eahas_mix64(o->seed ^ eahas_mix64(0x736861726564ULL + (uint64_t)m))
+                                : eahas_mix64(o->seed ^ eahas_mix64(0x6d6c70ULL + 977u * (uint64_t)kind + (uint64_t)m));
+      if ((rc = eahas_mlp_init(&s->mlp[kind][m], N_ARCH, N_HP, o->hidden, nout, s->shared ? 2 * nk : 2,
+                               (float)o->dropout, seed, err)))
         goto out;
       eahas_mlp_train_opts to = {.epochs = o->epochs, .batch = o->batch, .lr = o->lr, .seed = seed ^ 1};
-      if ((rc = eahas_mlp_train(&s->mlp[kind][m], Xb, Yb, W, nc, &to, err))) {
-        eahas_err_prefix(err, rc, "%s member %d", EAHAS_CURVE_NAMES[kind], m);
+      if ((rc = eahas_mlp_train(&s->mlp[kind][m], Xb, Yb, Wb, nc, &to, err))) {
+        eahas_err_prefix(err, rc, "%s member %d", what, m);
         goto out;
       }
-      progress(o, ++done, total, EAHAS_CURVE_NAMES[kind]);
+      progress(o, ++done, total, what);
     }
   }
   /* Tree models: every ok run with >= 2 epochs, per target where the target is defined. */
@@ -462,12 +501,13 @@ int eahas_surrogate_save(const eahas_surrogate *s, unsigned char **buf, size_t *
   int32_t iv[] = {s->degree, s->members, s->hidden, s->n_sigmoid, s->curves_mask, s->n_runs, s->n_fit_curves,
                   s->n_fit_tq};
   for (size_t i = 0; i < sizeof iv / sizeof iv[0]; i++) put_u32(&w, (uint32_t)iv[i]);
+  put_u32(&w, (uint32_t)s->shared); /* format 2 */
   put_u64(&w, s->runs_hash);
   put_u64(&w, s->seed);
   put_f64(&w, s->holdout);
   put_str(&w, s->energy_method);
-  for (int k = 0; k < EAHAS_NUM_CURVES; k++) {
-    if (!(s->curves_mask & (1 << k))) continue;
+  for (int k = 0; k < (s->shared ? 1 : EAHAS_NUM_CURVES); k++) {
+    if (!s->shared && !(s->curves_mask & (1 << k))) continue;
     for (int m = 0; m < s->members; m++) {
       const eahas_mlp *mm = &s->mlp[k][m];
       put_u32(&w, (uint32_t)mm->n_params);
@@ -537,10 +577,10 @@ int eahas_surrogate_load(const unsigned char *buf, size_t len, eahas_surrogate *
     return eahas_err_set(err, EAHAS_EFORMAT, "surrogate blob of %zu bytes does not start with the magic EAHASSUR", len);
   rbuf r = {buf, len - 8, 8, 0};
   uint32_t ver = get_u32(&r);
-  if (ver != EAHAS_SURROGATE_FORMAT_VERSION)
+  if (ver < 1 || ver > EAHAS_SURROGATE_FORMAT_VERSION)
     return eahas_err_set(err, EAHAS_EFORMAT,
-                         "surrogate blob has format version %u; this eahas reads version %d (run eahas fit again)", ver,
-                         EAHAS_SURROGATE_FORMAT_VERSION);
+                         "surrogate blob has format version %u; this eahas reads versions 1 to %d (run eahas fit "
+                         "again)", ver, EAHAS_SURROGATE_FORMAT_VERSION);
   uint64_t want = 0;
   for (int i = 7; i >= 0; i--) want = (want << 8) | buf[len - 8 + (size_t)i];
   if (eahas_hash64(buf, len - 8) != want)
@@ -553,6 +593,7 @@ int eahas_surrogate_load(const unsigned char *buf, size_t len, eahas_surrogate *
   int32_t *iv[] = {&s->degree, &s->members, &s->hidden, &s->n_sigmoid, &s->curves_mask, &s->n_runs,
                    &s->n_fit_curves, &s->n_fit_tq};
   for (size_t i = 0; i < sizeof iv / sizeof iv[0]; i++) *iv[i] = (int32_t)get_u32(&r);
+  uint32_t shared = ver >= 2 ? get_u32(&r) : 0; /* format 1: per-curve networks */
   s->runs_hash = get_u64(&r);
   s->seed = get_u64(&r);
   uint64_t hv = get_u64(&r);
@@ -570,21 +611,28 @@ int eahas_surrogate_load(const unsigned char *buf, size_t len, eahas_surrogate *
   }
   if (s->degree < EAHAS_BEZIER_MIN_DEGREE || s->degree > EAHAS_BEZIER_MAX_DEGREE || s->members < 1 ||
       s->members > EAHAS_MAX_MEMBERS || s->hidden < 1 || s->hidden > EAHAS_MLP_MAX_HIDDEN || s->n_sigmoid != 2 ||
-      s->curves_mask < 0 || s->curves_mask >= (1 << EAHAS_NUM_CURVES)) {
+      s->curves_mask < 0 || s->curves_mask >= (1 << EAHAS_NUM_CURVES) || shared > 1 ||
+      (shared && s->curves_mask == 0)) {
     rc = eahas_err_set(err, EAHAS_EFORMAT,
-                       "surrogate blob header out of range: degree %d, members %d, hidden %d, curves mask %d",
-                       s->degree, s->members, s->hidden, s->curves_mask);
+                       "surrogate blob header out of range: degree %d, members %d, hidden %d, curves mask %d, "
+                       "shared %u",
+                       s->degree, s->members, s->hidden, s->curves_mask, shared);
     goto fail;
   }
-  for (int k = 0; k < EAHAS_NUM_CURVES; k++) {
-    if (!(s->curves_mask & (1 << k))) continue;
+  s->shared = (int)shared;
+  int kinds[EAHAS_NUM_CURVES], nk = modelled_kinds(s, kinds);
+  for (int k = 0; k < (s->shared ? 1 : EAHAS_NUM_CURVES); k++) {
+    if (!s->shared && !(s->curves_mask & (1 << k))) continue;
+    const char *what = s->shared ? "curves" : EAHAS_CURVE_NAMES[k];
     for (int m = 0; m < s->members; m++) {
       eahas_mlp *mm = &s->mlp[k][m];
-      if ((rc = eahas_mlp_init(mm, N_ARCH, N_HP, s->hidden, 2 * s->degree, 2, 0.0f, 0, err))) goto fail;
+      if ((rc = eahas_mlp_init(mm, N_ARCH, N_HP, s->hidden, 2 * s->degree * (s->shared ? nk : 1),
+                               s->shared ? 2 * nk : 2, 0.0f, 0, err)))
+        goto fail;
       uint32_t np = get_u32(&r);
       if (np != mm->n_params || r.bad) {
-        rc = eahas_err_set(err, EAHAS_EFORMAT, "%s member %d: %u parameters stored, %zu expected",
-                           EAHAS_CURVE_NAMES[k], m, np, mm->n_params);
+        rc = eahas_err_set(err, EAHAS_EFORMAT, "%s member %d: %u parameters stored, %zu expected", what, m, np,
+                           mm->n_params);
         goto fail;
       }
       for (size_t i = 0; i < mm->n_params; i++) {
@@ -593,7 +641,7 @@ int eahas_surrogate_load(const unsigned char *buf, size_t len, eahas_surrogate *
         if (!isfinite(mm->params[i])) r.bad = 1;
       }
       if (r.bad) {
-        rc = eahas_err_set(err, EAHAS_EFORMAT, "%s member %d: weights truncated or not finite", EAHAS_CURVE_NAMES[k], m);
+        rc = eahas_err_set(err, EAHAS_EFORMAT, "%s member %d: weights truncated or not finite", what, m);
         goto fail;
       }
     }

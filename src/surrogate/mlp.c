@@ -251,8 +251,10 @@ void eahas__mlp_forward_many(const eahas_mlp *const *m, int n, const float *x, f
     nz[n_nz] = i;
     n_nz += x[m0->n_arch + i] != 0.0f;
   }
-  /* the common shapes with widths known at compile time (degree 5: 10 outputs) */
-  if (m0->hidden == 32 && m0->n_out == 10) forward_many_h(m, n, 32, 10, x, nz, n_nz, out);
+  /* the common shapes with widths known at compile time (degree 5: 10 outputs per curve kind;
+   * 40 for a network shared by the 4 kinds) */
+  if (m0->hidden == 32 && m0->n_out == 40) forward_many_h(m, n, 32, 40, x, nz, n_nz, out);
+  else if (m0->hidden == 32 && m0->n_out == 10) forward_many_h(m, n, 32, 10, x, nz, n_nz, out);
   else if (m0->hidden == 16 && m0->n_out == 10) forward_many_h(m, n, 16, 10, x, nz, n_nz, out);
   else if (m0->hidden == 64 && m0->n_out == 10) forward_many_h(m, n, 64, 10, x, nz, n_nz, out);
   else if (m0->hidden == 32) forward_many_h(m, n, 32, m0->n_out, x, nz, n_nz, out);
@@ -371,7 +373,8 @@ BLOCK_TARGET static inline __attribute__((always_inline)) void forward_q(const e
 
 BLOCK_TARGET
 static void forward_block(const eahas_mlp *m, const float *xT, float *outT) {
-  if (m->hidden == 32 && m->n_out == 10) forward_q(m, 32, 10, xT, outT);
+  if (m->hidden == 32 && m->n_out == 40) forward_q(m, 32, 40, xT, outT);
+  else if (m->hidden == 32 && m->n_out == 10) forward_q(m, 32, 10, xT, outT);
   else if (m->hidden == 16 && m->n_out == 10) forward_q(m, 16, 10, xT, outT);
   else if (m->hidden == 64 && m->n_out == 10) forward_q(m, 64, 10, xT, outT);
   else forward_q(m, m->hidden, m->n_out, xT, outT);

@@ -236,10 +236,12 @@ static void test_batch_matches_single(void **state) {
   assert_int_equal(eahas_query_batch(B, c, -1, NULL, got, NULL, &e), EAHAS_EINVAL);
   assert_non_null(strstr(e.msg, "batch of -1 configs"));
   /* one member (5 forests): single queries walk the forests one at a time, blocks walk them
-     fused; three members: the block's mean of the members; the answers still agree bit for bit */
-  for (int K = 1; K <= 3; K += 2) {
+     fused; three members: the block's mean of the members; three members in per-curve networks
+     (format 1's form): the answers still agree bit for bit */
+  for (int v = 0; v < 3; v++) {
+    int K = v ? 3 : 1;
     char p1[300];
-    snprintf(p1, sizeof p1, "%s.k%d", path, K);
+    snprintf(p1, sizeof p1, "%s.v%d", path, v);
     FILE *in = fopen(path, "rb"), *outf = fopen(p1, "wb");
     assert_non_null(in);
     assert_non_null(outf);
@@ -251,6 +253,7 @@ static void test_batch_matches_single(void **state) {
     eahas_fit_opts o;
     small_opts(&o);
     o.members = K;
+    o.per_curve = v == 2;
     assert_int_equal(eahas_fit_file(p1, &o, NULL, &e), 0);
     eahas_bench *b1;
     assert_int_equal(eahas_bench_open(p1, &b1, &e), 0);
@@ -259,7 +262,8 @@ static void test_batch_matches_single(void **state) {
       assert_int_equal(eahas_query_batch(b1, c + 6, 40, &q1, got, NULL, &e), 0);
       for (int i = 0; i < 40; i++) {
         assert_int_equal(eahas_query(b1, &c[6 + i], &q1, &want, &e), 0);
-        if (!same_answer(&got[i], &want)) fail_msg("%d members, noise %d, config %d: batch and single differ", K, k, i);
+        if (!same_answer(&got[i], &want))
+          fail_msg("%d members%s, noise %d, config %d: batch and single differ", K, v == 2 ? " per curve" : "", k, i);
       }
     }
     eahas_bench_close(b1);

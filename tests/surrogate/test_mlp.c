@@ -132,13 +132,13 @@ static void test_errors(void **state) {
  * others, odd and even counts, one-hot and arbitrary inputs, and a mixed-shape set (fallback). */
 static void test_forward_many_matches_forward(void **state) {
   (void)state;
-  static const int hidden[] = {16, 32, 64, 20}, n_out[] = {10, 6};
+  static const int hidden[] = {16, 32, 64, 20}, n_out[] = {10, 6, 40};
   float X[8 * 26];
   make_inputs(6, 11, X);
   for (int i = 0; i < 26; i++) X[6 * 26 + i] = (float)(i % 3) - 0.5f; /* no zeros at all */
   memset(X + 7 * 26, 0, 26 * sizeof(float));                         /* all zeros */
   for (int h = 0; h < 4; h++)
-    for (int o = 0; o < 2; o++)
+    for (int o = 0; o < 3; o++)
       for (int n = 1; n <= 5; n++) {
         eahas_mlp m[5];
         const eahas_mlp *mp[5];
@@ -170,7 +170,7 @@ static void test_forward_many_matches_forward(void **state) {
 static void test_forward_block_matches_forward(void **state) {
   (void)state;
   enum { Q = EAHAS__MLP_BLOCK };
-  static const int hidden[] = {16, 32, 64, 20}, n_out[] = {10, 6, 16};
+  static const int hidden[] = {16, 32, 64, 20}, n_out[] = {10, 6, 16, 40};
   float X[Q * 26], xT[26 * Q];
   make_inputs(Q - 2, 21, X);
   for (int i = 0; i < 26; i++) X[(Q - 2) * 26 + i] = (float)(i % 3) - 0.5f; /* no zeros at all */
@@ -178,7 +178,7 @@ static void test_forward_block_matches_forward(void **state) {
   for (int q = 0; q < Q; q++)
     for (int f = 0; f < 26; f++) xT[f * Q + q] = X[q * 26 + f];
   for (int h = 0; h < 4; h++)
-    for (int o = 0; o < 3; o++) {
+    for (int o = 0; o < 4; o++) {
       eahas_mlp m;
       assert_int_equal(eahas_mlp_init(&m, 5, 21, hidden[h], n_out[o], 2, 0.1f, (uint64_t)(10 * h + o), NULL), 0);
       /* units dead for every input (the block skips their all-zero rows) in each hidden layer */
