@@ -329,7 +329,7 @@ int eahas_surrogate_load(const unsigned char *buf, size_t len, eahas_surrogate *
 
 /* Per-member predictions for one encoded config (used by queries and eval): Bezier control
  * points of curve kind k averaged over members (*mean) and their standard deviation (*sd, may be
- * NULL). kind must be one of s->curves_mask; c is unused. */
+ * NULL). c is unused. A kind not in s->curves_mask gets NaN control points. */
 void eahas_surrogate_predict_curve(const eahas_surrogate *s, int kind, const float *x26,
                                    const eahas_config *c, eahas_bezier *mean, eahas_bezier *sd);
 

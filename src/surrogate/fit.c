@@ -189,6 +189,13 @@ void eahas_surrogate_predict_curve(const eahas_surrogate *s, int kind, const flo
   (void)c;
   int kinds[EAHAS_NUM_CURVES], nk = modelled_kinds(s, kinds), j = 0;
   while (j < nk && kinds[j] != kind) j++;
+  if (j == nk) { /* a kind not modelled: no network has its outputs */
+    float nan[2 * EAHAS_BEZIER_MAX_DEGREE];
+    for (int t = 0; t < 2 * s->degree; t++) nan[t] = NAN;
+    eahas__target_to_bezier(nan, s->degree, mean);
+    if (sd) eahas__target_to_bezier(nan, s->degree, sd);
+    return;
+  }
   float buf[EAHAS_MAX_MEMBERS][EAHAS_NUM_CURVES * 2 * EAHAS_BEZIER_MAX_DEGREE];
   float *outs[EAHAS_MAX_MEMBERS];
   for (int m = 0; m < s->members; m++) {
@@ -339,7 +346,7 @@ int eahas_surrogate_fit(const eahas_run_record *runs, int n, const eahas_preset 
       kinds[nk++] = kind;
     }
   }
-  s->shared = !o->per_curve;
+  s->shared = !o->per_curve && nk > 0; /* no kind modelled: no network at all */
   const int nnet = s->shared ? 1 : nk, nout = s->shared ? nk * no : no; /* networks per member, their outputs */
   /* Targets: row i holds run i's targets of every network, network g's at column g * nout. Loss
    * weights: the inner control x (u) get U_WEIGHT (1: the plain MSE of REFERENCE.md §6). 0.1 was

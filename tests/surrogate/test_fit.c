@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -219,6 +220,30 @@ static void test_forms(void **state) {
     free(blob);
     free(b1);
   }
+  /* a kind the runs do not hold (train_acc all zeros) is left out of the shared network: 3 heads,
+   * and its prediction is NaN, not another kind's values */
+  static double saved[NRUNS][EAHAS_MAX_EPOCHS];
+  for (int i = 0; i < NRUNS; i++) {
+    memcpy(saved[i], runs[i].train_acc, sizeof(double) * (size_t)runs[i].epochs_trained);
+    memset(runs[i].train_acc, 0, sizeof(double) * (size_t)runs[i].epochs_trained);
+  }
+  o.per_curve = 0;
+  o.members = 2;
+  eahas_surrogate t3;
+  int rc3 = eahas_surrogate_fit(runs, NRUNS, P, &o, &t3, &e);
+  for (int i = 0; i < NRUNS; i++) memcpy(runs[i].train_acc, saved[i], sizeof(double) * (size_t)runs[i].epochs_trained);
+  assert_int_equal(rc3, 0);
+  assert_int_equal(t3.curves_mask, 7);
+  assert_int_equal(t3.mlp[0][0].n_out, 3 * 2 * t3.degree);
+  assert_int_equal(t3.mlp[0][0].n_sigmoid, 6);
+  float x3[EAHAS_ENCODING_LEN];
+  eahas_config_encode(&runs[0].config, P, x3);
+  eahas_bezier mt, st, mv;
+  eahas_surrogate_predict_curve(&t3, EAHAS_CURVE_TRAIN, x3, NULL, &mt, &st);
+  eahas_surrogate_predict_curve(&t3, EAHAS_CURVE_VAL, x3, NULL, &mv, NULL);
+  assert_true(isnan(mt.y[0]) && isnan(mt.y[t3.degree]) && isnan(st.y[1]));
+  assert_true(isfinite(mv.y[0]) && isfinite(mv.y[t3.degree]));
+  eahas_surrogate_free(&t3);
   /* a "shared" field other than 0 or 1 is refused, named */
   o.per_curve = 0;
   o.members = 1;
