@@ -285,7 +285,8 @@ typedef struct eahas_surrogate {
   char preset[32];
   int degree, members, hidden, n_sigmoid;
   int curves_mask;           /* bit k: curve kind k was present and is modelled */
-  uint64_t runs_hash;        /* eahas_runs_hash of every run in the file when fitted */
+  uint64_t runs_hash;        /* eahas_runs_hash of every run in the file when fitted (format 1:
+                              * of ids and epochs only) */
   int n_runs;                /* runs in the file when fitted */
   int n_fit_curves, n_fit_tq;/* runs used for the curve and the tree models */
   double holdout;
@@ -304,7 +305,11 @@ typedef struct eahas_surrogate {
 
 void eahas_surrogate_free(eahas_surrogate *s);
 
-/* Order-independent hash of a set of runs: the sorted run ids with their epochs_trained. */
+/* Order-independent hash of a set of runs (surrogate format 2): the sorted run ids with their
+ * epochs_trained and, per run, its status, energy method, the four accuracy curves, per-epoch
+ * time and training energy, and IEC (bit patterns of the doubles): a run edited in the file
+ * changes it, as an added or removed one does. Format 1 blobs hold a hash of ids and epochs
+ * only, and are checked against that. 0 only when out of memory. */
 uint64_t eahas_runs_hash(const eahas_run_record *runs, int n);
 
 /* 1 if the run is in the held-out part of a split with this fraction and seed: decided by the

@@ -76,11 +76,12 @@ int eahas_bench_open(const char *path, eahas_bench **out, eahas_err *err) {
   }
   if ((rc = eahas_preset_lookup(preset, &b->preset, err))) goto fail;
   if ((rc = eahas_table_load_runs(t, &b->runs, &b->n_runs, err))) goto fail;
-  uint64_t h = eahas_runs_hash(b->runs, b->n_runs);
+  uint64_t h = b->s.format_version >= 2 ? eahas_runs_hash(b->runs, b->n_runs)
+                                         : eahas__runs_hash_format1(b->runs, b->n_runs);
   if (h != b->s.runs_hash) {
     rc = eahas_err_set(err, EAHAS_EFORMAT,
                        "%s: the surrogate was fitted on %d runs (hash %016llx) but the file now holds %d runs "
-                       "(hash %016llx); run 'eahas fit' again",
+                       "(hash %016llx): runs were added, removed or edited since; run 'eahas fit' again",
                        path, b->s.n_runs, (unsigned long long)b->s.runs_hash, b->n_runs, (unsigned long long)h);
     goto fail;
   }

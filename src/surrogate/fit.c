@@ -104,14 +104,34 @@ void eahas__target_to_bezier(const float *t, int n, eahas_bezier *b) {
 typedef struct idkey {
   char id[17];
   int epochs;
+  uint64_t h; /* the run's values (format 2's hash), 0 for format 1's */
 } idkey;
 static int cmp_idkey(const void *a, const void *b) {
   const idkey *x = a, *y = b;
   int c = strcmp(x->id, y->id);
-  return c ? c : (x->epochs > y->epochs) - (x->epochs < y->epochs);
+  if (c) return c;
+  if (x->epochs != y->epochs) return (x->epochs > y->epochs) - (x->epochs < y->epochs);
+  return (x->h > y->h) - (x->h < y->h);
 }
 
-uint64_t eahas_runs_hash(const eahas_run_record *runs, int n) {
+static uint64_t mix_double(uint64_t h, double v) {
+  uint64_t bits;
+  memcpy(&bits, &v, 8);
+  return eahas_mix64(h ^ bits);
+}
+
+/* What a fit reads of one run besides its id and length: status, energy method, the curves of
+ * the BSC, the per-epoch time and training energy of the trees, IEC. */
+static uint64_t run_values_hash(const eahas_run_record *r) {
+  uint64_t h = eahas_mix64(eahas_hash64(r->status, strlen(r->status)) ^ 0x76616c756573ULL);
+  h = eahas_mix64(h ^ eahas_hash64(r->energy_method, strlen(r->energy_method)));
+  const double *arrays[] = {r->test_acc_ema, r->test_acc, r->val_acc, r->train_acc, r->epoch_time_s, r->train_energy_j};
+  for (size_t a = 0; a < sizeof arrays / sizeof arrays[0]; a++)
+    for (int e = 0; e < r->epochs_trained; e++) h = mix_double(h, arrays[a] ? arrays[a][e] : 0.0);
+  return mix_double(h, r->iec_j_per_image);
+}
+
+static uint64_t runs_hash(const eahas_run_record *runs, int n, int values) {
   if (n <= 0) return eahas_hash64("", 0);
   idkey *k = calloc((size_t)n, sizeof *k);
   if (!k) return 0;
@@ -119,16 +139,22 @@ uint64_t eahas_runs_hash(const eahas_run_record *runs, int n) {
     memcpy(k[i].id, runs[i].id, 17);
     k[i].id[16] = 0;
     k[i].epochs = runs[i].epochs_trained;
+    k[i].h = values ? run_values_hash(&runs[i]) : 0;
   }
   qsort(k, (size_t)n, sizeof *k, cmp_idkey);
   uint64_t h = 0x6561686173ULL;
   for (int i = 0; i < n; i++) {
     h = eahas_mix64(h ^ eahas_hash64(k[i].id, strlen(k[i].id)));
     h = eahas_mix64(h ^ (uint64_t)k[i].epochs);
+    if (values) h = eahas_mix64(h ^ k[i].h);
   }
   free(k);
   return h;
 }
+
+uint64_t eahas_runs_hash(const eahas_run_record *runs, int n) { return runs_hash(runs, n, 1); }
+
+uint64_t eahas__runs_hash_format1(const eahas_run_record *runs, int n) { return runs_hash(runs, n, 0); }
 
 int eahas_split_is_holdout(const eahas_config *c, double holdout, uint64_t seed) {
   if (!(holdout > 0)) return 0;

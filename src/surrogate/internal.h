@@ -4,6 +4,9 @@
 #include "eahas/surrogate.h"
 
 const double *eahas__curve_of(const eahas_run_record *r, int kind);
+/* The runs hash of format 1 blobs: sorted run ids with their epochs only (eahas_runs_hash, the
+ * hash of format 2, also covers every value a fit reads). */
+uint64_t eahas__runs_hash_format1(const eahas_run_record *runs, int n);
 int eahas__curve_usable(const eahas_run_record *r);
 int eahas__tree_usable(const eahas_run_record *r);
 void eahas__tree_targets(const eahas_run_record *r, double t[EAHAS_NUM_TQ]);

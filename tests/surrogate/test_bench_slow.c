@@ -8,6 +8,7 @@
 #include <cmocka.h>
 #include <math.h>
 #include <pthread.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 
 #include "eahas/surrogate.h"
 #include "eahas/tabular.h"
+#include "surrogate/internal.h"
 #include "surrogate/synth.h"
 
 #define NRUNS 160
@@ -189,6 +191,34 @@ static int same_answer(const eahas_query_result *a, const eahas_query_result *b)
  * returned and named by index. Also with 1 and 3 members (refitted copies): one member takes
  * other tree paths, and 3 is the smallest ensemble whose mean rounds differently in float than
  * in double. */
+/* Rewrites the per-curve surrogate blob of the file at p as format 1 wrote it: no "shared"
+ * field after the header ints, the runs hash of ids and epochs, version 1, checksum resealed. */
+static void to_format1(const char *p) {
+  eahas_table *t;
+  eahas_err e = {0};
+  void *blob;
+  size_t len;
+  eahas_surrogate s;
+  assert_int_equal(eahas_table_open(p, 0, 0, &t, &e), 0);
+  assert_int_equal(eahas_table_get_blob(t, EAHAS_SURROGATE_BLOB_NAME, &blob, &len, &e), 0);
+  assert_int_equal(eahas_surrogate_load(blob, len, &s, &e), 0);
+  assert_int_equal(s.shared, 0);
+  size_t off = 8 + 4 + 4 + strlen(s.feature_spec) + 4 + strlen(s.preset) + 8 * 4; /* the "shared" field */
+  unsigned char *b1 = malloc(len - 4);
+  memcpy(b1, blob, off);
+  memcpy(b1 + off, (unsigned char *)blob + off + 4, len - off - 4);
+  b1[8] = 1;
+  uint64_t h = eahas__runs_hash_format1(runs, NRUNS); /* the file holds runs[0..NRUNS) */
+  for (int i = 0; i < 8; i++) b1[off + (size_t)i] = (unsigned char)(h >> (8 * i));
+  h = eahas_hash64(b1, len - 4 - 8);
+  for (int i = 0; i < 8; i++) b1[len - 4 - 8 + (size_t)i] = (unsigned char)(h >> (8 * i));
+  assert_int_equal(eahas_table_put_blob(t, EAHAS_SURROGATE_BLOB_NAME, b1, len - 4, &e), 0);
+  eahas_table_close(t);
+  eahas_surrogate_free(&s);
+  free(blob);
+  free(b1);
+}
+
 static void test_batch_matches_single(void **state) {
   (void)state;
   enum { N = 75 };
@@ -265,6 +295,18 @@ static void test_batch_matches_single(void **state) {
         if (!same_answer(&got[i], &want))
           fail_msg("%d members%s, noise %d, config %d: batch and single differ", K, v == 2 ? " per curve" : "", k, i);
       }
+    }
+    if (v == 2) { /* the same per-curve models as a format-1 blob: read and answered alike */
+      eahas_bench *b2;
+      to_format1(p1);
+      assert_int_equal(eahas_bench_open(p1, &b2, &e), 0);
+      for (int i = 0; i < 40; i++) {
+        eahas_query_opts q1 = {.noise = i % 2, .noise_seed = 11};
+        assert_int_equal(eahas_query(b1, &c[6 + i], &q1, &want, &e), 0);
+        assert_int_equal(eahas_query(b2, &c[6 + i], &q1, &got[i], &e), 0);
+        if (!same_answer(&got[i], &want)) fail_msg("config %d: format 1 and format 2 answers differ", i);
+      }
+      eahas_bench_close(b2);
     }
     eahas_bench_close(b1);
     unlink(p1);
@@ -407,6 +449,17 @@ static void test_refusals(void **state) {
   eahas_table *t;
   eahas_err e = {0};
   eahas_bench *b;
+  /* one curve value edited in the file: the runs hash covers values, so the models are refused */
+  sqlite3 *db;
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(db, "UPDATE curves SET val_acc = val_acc + 0.5 WHERE epoch = 3 AND "
+                                    "id = (SELECT id FROM runs ORDER BY id LIMIT 1)", NULL, NULL, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_changes(db), 1);
+  sqlite3_close(db);
+  assert_int_equal(eahas_bench_open(path, &b, &e), EAHAS_EFORMAT);
+  assert_non_null(strstr(e.msg, "fitted on 160 runs"));
+  assert_non_null(strstr(e.msg, "now holds 160 runs"));
+  assert_non_null(strstr(e.msg, "edited"));
   /* more runs than fitted on */
   assert_int_equal(eahas_table_open(path, 0, 0, &t, &e), 0);
   assert_int_equal(eahas_table_insert(t, runs + NRUNS, 1, NULL, &e), 0);

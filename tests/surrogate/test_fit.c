@@ -295,6 +295,21 @@ static void test_split_and_hash(void **state) {
   runs[1] = tmp;
   assert_true(eahas_runs_hash(runs, NRUNS) == h);
   assert_true(eahas_runs_hash(runs, NRUNS - 1) != h);
+  /* an edited value changes the hash (format 2); format 1's hash of ids and epochs does not see it */
+  uint64_t h1 = eahas__runs_hash_format1(runs, NRUNS);
+  double *arrays[] = {runs[5].test_acc_ema, runs[5].val_acc, runs[5].train_energy_j};
+  for (int a = 0; a < 3; a++) {
+    double *v = arrays[a] + 2, old = *v;
+    *v = nextafter(old, 1e9);
+    assert_true(eahas_runs_hash(runs, NRUNS) != h);
+    assert_true(eahas__runs_hash_format1(runs, NRUNS) == h1);
+    *v = old;
+  }
+  double iec = runs[5].iec_j_per_image;
+  runs[5].iec_j_per_image *= 2;
+  assert_true(eahas_runs_hash(runs, NRUNS) != h);
+  runs[5].iec_j_per_image = iec;
+  assert_true(eahas_runs_hash(runs, NRUNS) == h);
 }
 
 int main(void) {
