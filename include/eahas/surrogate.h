@@ -362,6 +362,7 @@ typedef struct eahas_eval_report {
   uint64_t seed;
   int used_stored;          /* always 0 here: eval fits its own models on the split (the stored
                              * ones may have seen the held-out runs) */
+  int shared;               /* the BSC networks of the fit evaluated: 1 shared, 0 per curve */
   int n_rows;
   eahas_eval_row *rows;     /* malloc'd */
 } eahas_eval_report;

@@ -41,9 +41,12 @@ int cli_eval(int argc, char **argv) {
   int json = 0;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
-    if (!strcmp(a, "--json") || !strcmp(a, "--per-curve")) {
-      if (a[2] == 'j') json = 1;
-      else o.per_curve = 1;
+    if (!strcmp(a, "--json")) {
+      json = 1;
+      continue;
+    }
+    if (!strcmp(a, "--per-curve")) {
+      o.per_curve = 1;
       continue;
     }
     if (a[0] == '-') {
@@ -115,8 +118,9 @@ int cli_eval(int argc, char **argv) {
     if (s) puts(s);
     free(s);
   } else {
-    printf("%s: %d runs, %d complete runs for fitting, %d held out (fraction %g, seed %llu)\n", path, rep.n_runs,
-           rep.n_train, rep.n_test, rep.holdout, (unsigned long long)rep.seed);
+    printf("%s: %d runs, %d complete runs for fitting, %d held out (fraction %g, seed %llu); BSC networks %s\n",
+           path, rep.n_runs, rep.n_train, rep.n_test, rep.holdout, (unsigned long long)rep.seed,
+           rep.shared ? "shared" : "per-curve");
     printf("%-16s %5s %-13s %5s %8s %8s %8s %10s %9s %8s\n", "quantity", "len", "model", "n", "R2_final", "tau",
            "rho", "RMSE_final", "RMSE_all", "R2_all");
     for (int i = 0; i < rep.n_rows; i++) {

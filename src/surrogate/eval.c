@@ -300,6 +300,7 @@ int eahas_eval_runs(const eahas_run_record *runs, int n, const eahas_preset *p, 
     else tr[ntr++] = i;
   }
   rep->n_train = ntr;
+  rep->shared = s.shared;
   rep->n_test = nte;
   ctx c = {runs, p, tr, te, ntr, nte, &fo};
   for (int kind = 0; kind < EAHAS_NUM_CURVES && nte > 0; kind++) {
@@ -414,6 +415,7 @@ char *eahas_eval_report_to_json(const eahas_eval_report *r) {
   cJSON_AddNumberToObject(root, "n_test", r->n_test);
   cJSON_AddNumberToObject(root, "holdout", r->holdout);
   cJSON_AddNumberToObject(root, "seed", (double)r->seed);
+  cJSON_AddStringToObject(root, "bsc_networks", r->shared ? "shared" : "per-curve");
   for (int i = 0; i < r->n_rows; i++) {
     const eahas_eval_row *w = &r->rows[i];
     cJSON *o = cJSON_CreateObject();

@@ -219,7 +219,10 @@ void eahas_surrogate_predict_curve(const eahas_surrogate *s, int kind, const flo
     float nan[2 * EAHAS_BEZIER_MAX_DEGREE];
     for (int t = 0; t < 2 * s->degree; t++) nan[t] = NAN;
     eahas__target_to_bezier(nan, s->degree, mean);
-    if (sd) eahas__target_to_bezier(nan, s->degree, sd);
+    if (sd) {
+      eahas__target_to_bezier(nan, s->degree, sd);
+      sd->u[s->degree] = 0; /* as sums_to_bezier: the pinned x ends carry no spread */
+    }
     return;
   }
   float buf[EAHAS_MAX_MEMBERS][EAHAS_NUM_CURVES * 2 * EAHAS_BEZIER_MAX_DEGREE];
@@ -233,14 +236,15 @@ void eahas_surrogate_predict_curve(const eahas_surrogate *s, int kind, const flo
 
 void eahas__surrogate_predict_all(const eahas_surrogate *s, const float *x26, eahas_bezier mean[EAHAS_NUM_CURVES],
                                   eahas_bezier *sd) {
-  float buf[EAHAS_NUM_CURVES * EAHAS_MAX_MEMBERS][EAHAS_NUM_CURVES * 2 * EAHAS_BEZIER_MAX_DEGREE];
+  /* either K networks of 2n nk outputs or K nk networks of 2n: at most this many floats */
+  float buf[EAHAS_MAX_MEMBERS * EAHAS_NUM_CURVES * 2 * EAHAS_BEZIER_MAX_DEGREE];
   float *outs[EAHAS_NUM_CURVES * EAHAS_MAX_MEMBERS];
   const eahas_mlp *ms[EAHAS_NUM_CURVES * EAHAS_MAX_MEMBERS];
   int kinds[EAHAS_NUM_CURVES], nk = modelled_kinds(s, kinds), n = 0, K = s->members;
   for (int j = 0; j < (s->shared ? 1 : nk); j++)
     for (int m = 0; m < K; m++) {
       ms[n] = &s->mlp[s->shared ? 0 : kinds[j]][m];
-      outs[n] = buf[n];
+      outs[n] = buf + (size_t)n * (size_t)ms[n]->n_out;
       n++;
     }
   eahas__mlp_forward_many(ms, n, x26, outs);
@@ -395,8 +399,10 @@ int eahas_surrogate_fit(const eahas_run_record *runs, int n, const eahas_preset 
         W[at] = (k >= 2 && k < deg + 1) ? (float)U_WEIGHT : 1.0f;
       }
     }
-  /* per-curve totals count the kinds not modelled as done, as before the shared form */
-  int total = ((s->shared ? 1 : EAHAS_NUM_CURVES) + EAHAS_NUM_TQ) * K, done = s->shared ? 0 : (EAHAS_NUM_CURVES - nk) * K;
+  /* the total the CLI expects from the options; networks not trained (kinds not modelled, or no
+   * kind at all) count as done */
+  int total = ((o->per_curve ? EAHAS_NUM_CURVES : 1) + EAHAS_NUM_TQ) * K;
+  int done = o->per_curve ? (EAHAS_NUM_CURVES - nk) * K : nk ? 0 : K;
   for (int g = 0; g < nnet; g++) {
     int kind = s->shared ? 0 : kinds[g];
     const char *what = s->shared ? "curves" : EAHAS_CURVE_NAMES[kind];

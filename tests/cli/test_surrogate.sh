@@ -1,8 +1,8 @@
 #!/bin/sh
 # CLI tests of `eahas fit`, `eahas query` and `eahas eval` on a synthetic benchmark file (written
 # by the test helper surrogate_make_synth): help, fitting, JSON keys, fidelity, noise determinism,
-# tabular answers, batch mode with bad lines and against single answers, refusal of a model after the runs changed, and
-# exit statuses. Needs EAHAS_BIN and EAHAS_BUILD (set by ctest).
+# tabular answers, batch mode with bad lines and against single answers, the networks' form
+# (shared, --per-curve), refusal of a model after the runs changed, and exit statuses. Needs EAHAS_BIN and EAHAS_BUILD (set by ctest).
 . "$(dirname "$0")/lib.sh"
 MK=${EAHAS_BUILD:?EAHAS_BUILD must point to the build directory}/surrogate_make_synth
 
@@ -29,7 +29,7 @@ expect_rc 1 "$B" query "$F" d=6,w0=48,wa=8.0,wm=2.5,gw=8,lr=0.1,opt=sgd,sched=co
 has "no fitted surrogate" err
 
 expect_rc 0 "$B" fit "$F" --members 2 --epochs 60 --rounds 20 --seed 4 --json
-has '"runs":80' out; has '"members":2' out; has '"degree":5' out
+has '"runs":80' out; has '"members":2' out; has '"degree":5' out; has '"networks":"shared"' out
 has '"curves":\["test_acc","test_acc_plain","val_acc","train_acc"\]' out
 
 # a config of the file (the tabular answer exists) and the surrogate's answer
@@ -118,6 +118,13 @@ grep ' bsc ' "$T/out" | cmp -s - "$T/bsc32" && fail "eval --hidden 8 printed the
 grep ' trees ' "$T/out" | cmp -s - "$T/trees60" || fail "eval --hidden 8 changed the trees' rows"
 expect_rc 0 "$B" eval "$F" --members 1 --epochs 20 --rounds 5
 grep ' trees ' "$T/out" | cmp -s - "$T/trees60" && fail "eval --rounds 5 printed the default rounds' trees rows"
+# --per-curve: the report says which networks it evaluated, and their bsc rows differ
+has "BSC networks shared" out
+expect_rc 0 "$B" eval "$F" --members 1 --epochs 20 --per-curve
+has "BSC networks per-curve" out
+grep ' bsc ' "$T/out" | cmp -s - "$T/bsc32" && fail "eval --per-curve printed the shared networks' bsc rows"
+expect_rc 0 "$B" eval "$F" --members 1 --epochs 20 --per-curve --json
+has '"bsc_networks":[[:space:]]*"per-curve"' out
 
 # the runs change: the stored model is refused
 "$MK" "$F" 85 3 >/dev/null 2>&1

@@ -399,7 +399,7 @@ static void test_damaged_models(void **state) {
   eahas_table_close(t);
   eahas_surrogate s;
   /* finite weights (the loader refuses others) whose outputs overflow to +inf in member 0 and
-   * -inf in member 1 of the EMA test accuracy: their mean is NaN */
+   * -inf in member 1 of the first network (the shared one: every curve kind): their mean is NaN */
   assert_int_equal(eahas_surrogate_load(orig, orig_len, &s, &e), 0);
   assert_int_equal(s.members, 2);
   for (int mb = 0; mb < 2; mb++) {

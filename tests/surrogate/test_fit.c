@@ -138,6 +138,43 @@ static void assert_same_bezier(const eahas_bezier *a, const eahas_bezier *b) {
   assert_memory_equal(a->y, b->y, sizeof(double) * (size_t)(a->degree + 1));
 }
 
+/* Every kind's prediction alike through eahas_surrogate_predict_curve (on a, and on d, its copy
+ * read back from a blob), the many-network path (single queries) and the block path (batches),
+ * mean and sd, bit for bit; kinds not modelled give NaN. */
+static void paths_agree(const eahas_surrogate *a, const eahas_surrogate *d) {
+  enum { Q = EAHAS__MLP_BLOCK };
+  float X[Q][EAHAS_ENCODING_LEN], xT[EAHAS_ENCODING_LEN * Q];
+  for (int q = 0; q < Q; q++) eahas_config_encode(&runs[q].config, P, X[q]);
+  for (int f = 0; f < EAHAS_ENCODING_LEN; f++)
+    for (int q = 0; q < Q; q++) xT[f * Q + q] = X[q][f];
+  static eahas_bezier bm[Q][EAHAS_NUM_CURVES], bs[Q][EAHAS_NUM_CURVES];
+  int block = eahas__surrogate_predict_block(d, xT, bm, bs) == 0;
+  for (int q = 0; q < Q; q++) {
+    eahas_bezier am[EAHAS_NUM_CURVES], as[EAHAS_NUM_CURVES];
+    eahas__surrogate_predict_all(d, X[q], am, as);
+    for (int k = 0; k < EAHAS_NUM_CURVES; k++) {
+      eahas_bezier m1, s1, m2;
+      eahas_surrogate_predict_curve(a, k, X[q], NULL, &m1, &s1);
+      eahas_surrogate_predict_curve(d, k, X[q], NULL, &m2, NULL);
+      if (!(a->curves_mask & (1 << k))) {
+        assert_true(isnan(m1.y[0]) && isnan(m2.y[a->degree]) && isnan(s1.u[1]));
+        continue;
+      }
+      assert_true(isfinite(m1.y[0]) && isfinite(m1.u[1]));
+      assert_same_bezier(&m1, &m2);
+      assert_same_bezier(&m1, &am[k]);
+      assert_same_bezier(&s1, &as[k]);
+      if (block) {
+        assert_same_bezier(&m1, &bm[q][k]);
+        assert_same_bezier(&s1, &bs[q][k]);
+      }
+    }
+    /* the kinds differ: a kind's values are not another's (a wrong head would repeat them) */
+    assert_true(memcmp(am[0].y, am[3].y, sizeof am[0].y[0] * (size_t)(am[0].degree + 1)) != 0);
+  }
+  if (!block) fprintf(stderr, "no AVX-512 here: the block path declines, not compared\n");
+}
+
 /* A format-1 blob: a version-2 blob of per-curve networks without its "shared" field. */
 static unsigned char *as_format1(const eahas_surrogate *s, const unsigned char *b2, size_t l2, size_t *l1) {
   size_t off = shared_offset(s);
@@ -189,36 +226,37 @@ static void test_forms(void **state) {
       assert_non_null(strstr(e.msg, "parameters stored"));
       assert_int_equal(eahas_surrogate_load(blob, len, &d, &e), 0);
     }
-    enum { Q = EAHAS__MLP_BLOCK };
-    float X[Q][EAHAS_ENCODING_LEN], xT[EAHAS_ENCODING_LEN * Q];
-    for (int q = 0; q < Q; q++) eahas_config_encode(&runs[q].config, P, X[q]);
-    for (int f = 0; f < EAHAS_ENCODING_LEN; f++)
-      for (int q = 0; q < Q; q++) xT[f * Q + q] = X[q][f];
-    static eahas_bezier bm[Q][EAHAS_NUM_CURVES], bs[Q][EAHAS_NUM_CURVES];
-    int block = eahas__surrogate_predict_block(&d, xT, bm, bs) == 0;
-    for (int q = 0; q < Q; q++) {
-      eahas_bezier am[EAHAS_NUM_CURVES], as[EAHAS_NUM_CURVES];
-      eahas__surrogate_predict_all(&d, X[q], am, as);
-      for (int k = 0; k < EAHAS_NUM_CURVES; k++) {
-        eahas_bezier m1, s1, m2;
-        eahas_surrogate_predict_curve(&a, k, X[q], NULL, &m1, &s1);
-        eahas_surrogate_predict_curve(&d, k, X[q], NULL, &m2, NULL);
-        assert_same_bezier(&m1, &m2);
-        assert_same_bezier(&m1, &am[k]);
-        assert_same_bezier(&s1, &as[k]);
-        if (block) {
-          assert_same_bezier(&m1, &bm[q][k]);
-          assert_same_bezier(&s1, &bs[q][k]);
-        }
-      }
-      /* the kinds differ: a kind's values are not another's (a wrong head would repeat them) */
-      assert_true(memcmp(am[0].y, am[3].y, sizeof am[0].y[0] * (size_t)(am[0].degree + 1)) != 0);
-    }
-    if (!block) fprintf(stderr, "no AVX-512 here: the block path declines, not compared\n");
+    paths_agree(&a, &d);
     eahas_surrogate_free(&a);
     eahas_surrogate_free(&d);
     free(blob);
     free(b1);
+  }
+  /* a kind missing in the middle (test_acc_plain all zeros: mask 13): the heads of the kinds after
+   * it move up by one in the shared network, and every path still finds each kind's values */
+  static double saved_plain[NRUNS][EAHAS_MAX_EPOCHS];
+  for (int i = 0; i < NRUNS; i++) {
+    memcpy(saved_plain[i], runs[i].test_acc, sizeof(double) * (size_t)runs[i].epochs_trained);
+    memset(runs[i].test_acc, 0, sizeof(double) * (size_t)runs[i].epochs_trained);
+  }
+  eahas_surrogate m13[2], r13[2];
+  int rc13[2];
+  for (int per_curve = 0; per_curve <= 1; per_curve++) {
+    o.per_curve = per_curve;
+    rc13[per_curve] = eahas_surrogate_fit(runs, NRUNS, P, &o, &m13[per_curve], &e);
+  }
+  for (int i = 0; i < NRUNS; i++) memcpy(runs[i].test_acc, saved_plain[i], sizeof(double) * (size_t)runs[i].epochs_trained);
+  for (int per_curve = 0; per_curve <= 1; per_curve++) {
+    assert_int_equal(rc13[per_curve], 0);
+    assert_int_equal(m13[per_curve].curves_mask, 13);
+    unsigned char *blob;
+    size_t len;
+    assert_int_equal(eahas_surrogate_save(&m13[per_curve], &blob, &len, &e), 0);
+    assert_int_equal(eahas_surrogate_load(blob, len, &r13[per_curve], &e), 0);
+    paths_agree(&m13[per_curve], &r13[per_curve]);
+    eahas_surrogate_free(&m13[per_curve]);
+    eahas_surrogate_free(&r13[per_curve]);
+    free(blob);
   }
   /* a kind the runs do not hold (train_acc all zeros) is left out of the shared network: 3 heads,
    * and its prediction is NaN, not another kind's values */
@@ -258,6 +296,42 @@ static void test_forms(void **state) {
   assert_non_null(strstr(e.msg, "shared 2"));
   eahas_surrogate_free(&a);
   free(blob);
+}
+
+/* The shared network's output layout as documented (eahas_surrogate.shared), pinned without
+ * the code's own mapping: with every weight and hidden bias zero the outputs are the output
+ * biases, made distinct, and each kind's control points must come from the documented rows:
+ * start and end of kind j at 2j and 2j + 1 (through the sigmoid), its inner u_1..u_{n-1} and
+ * y_1..y_{n-1} at 2 nk + (2n - 2) j onwards. */
+static void test_shared_layout(void **state) {
+  (void)state;
+  eahas_fit_opts o;
+  small_opts(&o);
+  o.members = 1;
+  eahas_surrogate a;
+  eahas_err e = {0};
+  assert_int_equal(eahas_surrogate_fit(runs, NRUNS, P, &o, &a, &e), 0);
+  assert_int_equal(a.curves_mask, 15);
+  eahas_mlp *m = &a.mlp[0][0];
+  int n = a.degree, nk = 4;
+  memset(m->params, 0, sizeof(float) * m->n_params);
+  for (int r = 0; r < m->n_out; r++) m->bo[r] = 0.01f * (float)(r + 1);
+  float x[EAHAS_ENCODING_LEN];
+  eahas_config_encode(&runs[0].config, P, x);
+  for (int j = 0; j < nk; j++) {
+    eahas_bezier b;
+    eahas_surrogate_predict_curve(&a, j, x, NULL, &b, NULL);
+    float s0 = 1.0f / (1.0f + expf(-m->bo[2 * j])), s1 = 1.0f / (1.0f + expf(-m->bo[2 * j + 1]));
+    assert_true(b.y[0] == 100.0 * s0 && b.y[n] == 100.0 * s1);
+    assert_true(b.u[0] == 0 && b.u[n] == 1);
+    int base = 2 * nk + (2 * n - 2) * j;
+    for (int k = 1; k < n; k++) {
+      if (b.u[k] != (double)m->bo[base + k - 1] || b.y[k] != 100.0 * m->bo[base + n - 1 + k - 1])
+        fail_msg("kind %d, control point %d: u %.9g y %.9g not from rows %d and %d", j, k, b.u[k], b.y[k],
+                 base + k - 1, base + n - 1 + k - 1);
+    }
+  }
+  eahas_surrogate_free(&a);
 }
 
 static void test_option_errors(void **state) {
@@ -316,6 +390,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_deterministic_and_round_trip), cmocka_unit_test(test_corrupted_blobs),
     cmocka_unit_test(test_option_errors), cmocka_unit_test(test_split_and_hash), cmocka_unit_test(test_forms),
+    cmocka_unit_test(test_shared_layout),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
