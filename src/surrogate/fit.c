@@ -170,6 +170,14 @@ static int modelled_kinds(const eahas_surrogate *s, int kinds[EAHAS_NUM_CURVES])
   return nk;
 }
 
+/* The first index of s->mlp of every group of K networks in use: 0 alone (shared), or every
+ * modelled kind (per curve); returns their count. */
+static int net_slots(const eahas_surrogate *s, int slots[EAHAS_NUM_CURVES]) {
+  if (!s->shared) return modelled_kinds(s, slots);
+  slots[0] = 0;
+  return 1;
+}
+
 /* Output row of target value t (0..2n-1, eahas__bezier_to_target's layout) of the j-th modelled
  * kind in its network (see eahas_surrogate.shared). */
 static int target_row(int shared, int nk, int n, int j, int t) {
@@ -241,12 +249,14 @@ void eahas__surrogate_predict_all(const eahas_surrogate *s, const float *x26, ea
   float *outs[EAHAS_NUM_CURVES * EAHAS_MAX_MEMBERS];
   const eahas_mlp *ms[EAHAS_NUM_CURVES * EAHAS_MAX_MEMBERS];
   int kinds[EAHAS_NUM_CURVES], nk = modelled_kinds(s, kinds), n = 0, K = s->members;
-  for (int j = 0; j < (s->shared ? 1 : nk); j++)
+  int slots[EAHAS_NUM_CURVES], ng = net_slots(s, slots);
+  for (int g = 0; g < ng; g++)
     for (int m = 0; m < K; m++) {
-      ms[n] = &s->mlp[s->shared ? 0 : kinds[j]][m];
+      ms[n] = &s->mlp[slots[g]][m];
       outs[n] = buf + (size_t)n * (size_t)ms[n]->n_out;
       n++;
     }
+  if (n == 0) return; /* no kind modelled */
   eahas__mlp_forward_many(ms, n, x26, outs);
   for (int j = 0; j < nk; j++)
     members_to_bezier(s, nk, j, outs + (s->shared ? 0 : j * K), &mean[kinds[j]], sd ? &sd[kinds[j]] : NULL);
@@ -261,22 +271,26 @@ int eahas__surrogate_predict_block(const eahas_surrogate *s, const float *xT,
   int kinds[EAHAS_NUM_CURVES], nk = modelled_kinds(s, kinds), K = s->members, n = s->degree, no = 2 * n;
   float outT[ROWS * QB];
   double acc[ROWS * QB], acc2[ROWS * QB];
-  for (int g = 0; g < (s->shared ? 1 : nk); g++) { /* networks of one shape: all, or one kind's */
-    int rows = s->mlp[s->shared ? 0 : kinds[g]][0].n_out;
-    for (int i = 0; i < rows * QB; i++) acc[i] = acc2[i] = 0;
+  int slots[EAHAS_NUM_CURVES], ng = net_slots(s, slots);
+  for (int g = 0; g < ng; g++) { /* networks of one shape: all, or one kind's */
+    const eahas_mlp *nets = s->mlp[slots[g]];
+    int rows = nets[0].n_out;
+    for (int i = 0; i < rows * QB; i++) acc[i] = 0;
+    if (sd)
+      for (int i = 0; i < rows * QB; i++) acc2[i] = 0;
     for (int m = 0; m < K; m++) {
-      if (eahas__mlp_forward_block(&s->mlp[s->shared ? 0 : kinds[g]][m], xT, outT)) return -1;
+      if (eahas__mlp_forward_block(&nets[m], xT, outT)) return -1;
       for (int i = 0; i < rows * QB; i++) acc[i] += outT[i];
       if (sd)
         for (int i = 0; i < rows * QB; i++) acc2[i] += (double)outT[i] * outT[i];
     }
-    for (int j = s->shared ? 0 : g; j < (s->shared ? nk : g + 1); j++)
+    for (int j = s->shared ? 0 : g; j < (s->shared ? nk : g + 1); j++) /* the kinds of this group */
       for (int q = 0; q < QB; q++) {
         double a[2 * EAHAS_BEZIER_MAX_DEGREE], a2[2 * EAHAS_BEZIER_MAX_DEGREE];
         for (int t = 0; t < no; t++) {
           int r = target_row(s->shared, nk, n, j, t);
           a[t] = acc[r * QB + q];
-          a2[t] = acc2[r * QB + q];
+          if (sd) a2[t] = acc2[r * QB + q];
         }
         sums_to_bezier(s, a, a2, &mean[q][kinds[j]], sd ? &sd[q][kinds[j]] : NULL);
       }
@@ -377,7 +391,8 @@ int eahas_surrogate_fit(const eahas_run_record *runs, int n, const eahas_preset 
     }
   }
   s->shared = !o->per_curve && nk > 0; /* no kind modelled: no network at all */
-  const int nnet = s->shared ? 1 : nk, nout = s->shared ? nk * no : no; /* networks per member, their outputs */
+  int slots[EAHAS_NUM_CURVES];
+  const int nnet = net_slots(s, slots), nout = s->shared ? nk * no : no; /* networks per member, their outputs */
   /* Targets: row i holds run i's targets of every network, network g's at column g * nout. Loss
    * weights: the inner control x (u) get U_WEIGHT (1: the plain MSE of REFERENCE.md §6). 0.1 was
    * tried on 300 synthetic runs: held-out R² of the final accuracy 0.984 against 0.986. */
@@ -404,7 +419,7 @@ int eahas_surrogate_fit(const eahas_run_record *runs, int n, const eahas_preset 
   int total = ((o->per_curve ? EAHAS_NUM_CURVES : 1) + EAHAS_NUM_TQ) * K;
   int done = o->per_curve ? (EAHAS_NUM_CURVES - nk) * K : nk ? 0 : K;
   for (int g = 0; g < nnet; g++) {
-    int kind = s->shared ? 0 : kinds[g];
+    int kind = slots[g];
     const char *what = s->shared ? "curves" : EAHAS_CURVE_NAMES[kind];
     float *Wb = Yb + (size_t)nc * nout; /* Yb holds nc x nout targets, then their weights */
     for (int m = 0; m < K; m++) {
@@ -545,10 +560,10 @@ int eahas_surrogate_save(const eahas_surrogate *s, unsigned char **buf, size_t *
   put_u64(&w, s->seed);
   put_f64(&w, s->holdout);
   put_str(&w, s->energy_method);
-  for (int k = 0; k < (s->shared ? 1 : EAHAS_NUM_CURVES); k++) {
-    if (!s->shared && !(s->curves_mask & (1 << k))) continue;
+  int slots[EAHAS_NUM_CURVES], ng = net_slots(s, slots);
+  for (int g = 0; g < ng; g++)
     for (int m = 0; m < s->members; m++) {
-      const eahas_mlp *mm = &s->mlp[k][m];
+      const eahas_mlp *mm = &s->mlp[slots[g]][m];
       put_u32(&w, (uint32_t)mm->n_params);
       for (size_t i = 0; i < mm->n_params; i++) {
         uint32_t v;
@@ -556,7 +571,6 @@ int eahas_surrogate_save(const eahas_surrogate *s, unsigned char **buf, size_t *
         put_u32(&w, v);
       }
     }
-  }
   for (int q = 0; q < EAHAS_NUM_TQ; q++)
     for (int m = 0; m < s->members; m++) {
       put_u32(&w, (uint32_t)s->xgb_len[q][m]);
@@ -659,9 +673,9 @@ int eahas_surrogate_load(const unsigned char *buf, size_t len, eahas_surrogate *
     goto fail;
   }
   s->shared = (int)shared;
-  int kinds[EAHAS_NUM_CURVES], nk = modelled_kinds(s, kinds);
-  for (int k = 0; k < (s->shared ? 1 : EAHAS_NUM_CURVES); k++) {
-    if (!s->shared && !(s->curves_mask & (1 << k))) continue;
+  int kinds[EAHAS_NUM_CURVES], nk = modelled_kinds(s, kinds), slots[EAHAS_NUM_CURVES], ng = net_slots(s, slots);
+  for (int g = 0; g < ng; g++) {
+    const int k = slots[g];
     const char *what = s->shared ? "curves" : EAHAS_CURVE_NAMES[k];
     for (int m = 0; m < s->members; m++) {
       eahas_mlp *mm = &s->mlp[k][m];

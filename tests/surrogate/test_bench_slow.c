@@ -16,6 +16,7 @@
 
 #include "eahas/surrogate.h"
 #include "eahas/tabular.h"
+#include "surrogate/blob1.h"
 #include "surrogate/internal.h"
 #include "surrogate/synth.h"
 
@@ -203,16 +204,11 @@ static void to_format1(const char *p) {
   assert_int_equal(eahas_table_get_blob(t, EAHAS_SURROGATE_BLOB_NAME, &blob, &len, &e), 0);
   assert_int_equal(eahas_surrogate_load(blob, len, &s, &e), 0);
   assert_int_equal(s.shared, 0);
-  size_t off = 8 + 4 + 4 + strlen(s.feature_spec) + 4 + strlen(s.preset) + 8 * 4; /* the "shared" field */
-  unsigned char *b1 = malloc(len - 4);
-  memcpy(b1, blob, off);
-  memcpy(b1 + off, (unsigned char *)blob + off + 4, len - off - 4);
-  b1[8] = 1;
   uint64_t h = eahas__runs_hash_format1(runs, NRUNS); /* the file holds runs[0..NRUNS) */
-  for (int i = 0; i < 8; i++) b1[off + (size_t)i] = (unsigned char)(h >> (8 * i));
-  h = eahas_hash64(b1, len - 4 - 8);
-  for (int i = 0; i < 8; i++) b1[len - 4 - 8 + (size_t)i] = (unsigned char)(h >> (8 * i));
-  assert_int_equal(eahas_table_put_blob(t, EAHAS_SURROGATE_BLOB_NAME, b1, len - 4, &e), 0);
+  size_t l1;
+  unsigned char *b1 = as_format1(&s, blob, len, &h, &l1);
+  assert_non_null(b1);
+  assert_int_equal(eahas_table_put_blob(t, EAHAS_SURROGATE_BLOB_NAME, b1, l1, &e), 0);
   eahas_table_close(t);
   eahas_surrogate_free(&s);
   free(blob);

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "eahas/surrogate.h"
+#include "surrogate/blob1.h"
 #include "surrogate/internal.h"
 #include "surrogate/synth.h"
 
@@ -119,17 +120,6 @@ static void test_corrupted_blobs(void **state) {
   eahas_surrogate_free(&a);
 }
 
-/* Byte offset of the format-2 field "shared" in a blob: magic, version, two strings, 8 ints. */
-static size_t shared_offset(const eahas_surrogate *s) {
-  return 8 + 4 + 4 + strlen(s->feature_spec) + 4 + strlen(s->preset) + 8 * 4;
-}
-
-/* blob with its checksum recomputed after an edit */
-static void reseal(unsigned char *blob, size_t len) {
-  uint64_t h = eahas_hash64(blob, len - 8);
-  for (int i = 0; i < 8; i++) blob[len - 8 + (size_t)i] = (unsigned char)(h >> (8 * i));
-}
-
 /* Same degree and control points, bit for bit (the struct's padding and the entries past the
  * degree are not set). */
 static void assert_same_bezier(const eahas_bezier *a, const eahas_bezier *b) {
@@ -175,18 +165,6 @@ static void paths_agree(const eahas_surrogate *a, const eahas_surrogate *d) {
   if (!block) fprintf(stderr, "no AVX-512 here: the block path declines, not compared\n");
 }
 
-/* A format-1 blob: a version-2 blob of per-curve networks without its "shared" field. */
-static unsigned char *as_format1(const eahas_surrogate *s, const unsigned char *b2, size_t l2, size_t *l1) {
-  size_t off = shared_offset(s);
-  unsigned char *b1 = malloc(l2 - 4);
-  memcpy(b1, b2, off);
-  memcpy(b1 + off, b2 + off + 4, l2 - off - 4);
-  *l1 = l2 - 4;
-  b1[8] = 1;
-  reseal(b1, *l1);
-  return b1;
-}
-
 /* The two forms: shapes; every kind's prediction alike through eahas_surrogate_predict_curve,
  * the many-network path (single queries) and the block path (batches), mean and sd, bit for
  * bit; round trips; a per-curve set read back from a format-1 blob predicts the same. */
@@ -215,7 +193,7 @@ static void test_forms(void **state) {
     size_t len;
     assert_int_equal(eahas_surrogate_save(&a, &blob, &len, &e), 0);
     size_t l1;
-    unsigned char *b1 = as_format1(&a, blob, len, &l1);
+    unsigned char *b1 = as_format1(&a, blob, len, NULL, &l1);
     if (per_curve) {
       assert_int_equal(eahas_surrogate_load(b1, l1, &d, &e), 0);
       assert_int_equal(d.format_version, 1);
