@@ -40,7 +40,6 @@ _Static_assert(QB == 32, "predict_queries is written for 32 queries");
 
 struct eahas__fused_trees {
   int n_forests, n_groups, steps, depth, ni, nl; /* ni = 2^D - 1 nodes, nl = 2^D leaves */
-  int use_avx512;
   float *thr;                    /* distinct thresholds, feature by feature, ascending */
   int thr_off[EAHAS_ENCODING_LEN + 1];
   uint16_t *node;                /* [group][step][node][lane] */
@@ -215,11 +214,7 @@ eahas__fused_trees *eahas__fused_trees_build(const eahas_forest *const *fs, int 
       place(ft, fs[i], fs[i]->roots[t], 0, 0, ft->node + gs * per_step_nodes, ft->leaf + gs * per_step_leaves, lane);
     }
   }
-#ifdef FUSED_X86
-  __builtin_cpu_init();
-  ft->use_avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
-  if (ft->use_avx512 && depth <= QDEPTH) build_query_major(ft);
-#endif
+  if (depth <= QDEPTH && eahas__fused_trees_path_supported(EAHAS__TREES_AVX2)) build_query_major(ft);
   return ft;
 }
 
@@ -245,7 +240,25 @@ size_t eahas__fused_trees_bytes(const eahas__fused_trees *ft) {
 
 int eahas__fused_trees_query_major(const eahas__fused_trees *ft) { return ft && ft->qnode; }
 
-int eahas__fused_trees_force_generic = 0;
+int eahas__fused_trees_path = EAHAS__TREES_AUTO;
+
+int eahas__fused_trees_path_supported(int path) {
+  if (path == EAHAS__TREES_GENERIC) return 1;
+#ifdef FUSED_X86
+  if (path == EAHAS__TREES_AVX2) return !!__builtin_cpu_supports("avx2");
+  if (path == EAHAS__TREES_AVX512) return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
+#endif
+  return 0;
+}
+
+/* The path walks take: the one a test forced where the CPU has it, else the best it has. */
+static int trees_path(void) {
+  int p = eahas__fused_trees_path;
+  if (p >= EAHAS__TREES_GENERIC && eahas__fused_trees_path_supported(p)) return p;
+  p = EAHAS__TREES_AVX512;
+  while (p > EAHAS__TREES_GENERIC && !eahas__fused_trees_path_supported(p)) p--;
+  return p;
+}
 
 /* bin_f = number of thresholds of feature f that are <= x_f (upper bound). The search halves a
  * window [lo, lo + len) that holds the boundary, its steps set by the count alone, so the
@@ -409,6 +422,56 @@ __attribute__((target("avx512f,avx512bw"))) static void predict_queries(const ea
 }
 #endif
 
+#ifdef FUSED_X86
+/* predict_queries for AVX2 (no 16-bit mask registers, no 16-entry permute): the 32 queries are
+ * two vectors of 16 lanes of 16 bits; the node tests are signed compares (bins and ranks are
+ * below 2048) giving all-ones lanes, the path is selected with byte blends, and the leaf of
+ * 8 queries at a time is picked from the tree's 16 leaves by two 8-entry permutes and a blend on
+ * the first decision. The same float sums in the same order as every other path. */
+__attribute__((target("avx2"))) static void predict_queries_avx2(const eahas__fused_trees *ft, const uint16_t *bins,
+                                                                 int nq, float *out, int ldo, const int *idx) {
+  enum { QN = (1 << QDEPTH) - 1, QL = 1 << QDEPTH };
+  uint16_t rows[EAHAS_ENCODING_LEN * QB] __attribute__((aligned(64)));
+  for (int f = 0; f < EAHAS_ENCODING_LEN; f++)
+    for (int q = 0; q < QB; q++) rows[f * QB + q] = q < nq ? bins[(size_t)q * LANES + f] : 0;
+  const char *rb = (const char *)rows;
+  const __m256i v4 = _mm256_set1_epi16(4), v2 = _mm256_set1_epi16(2), v1 = _mm256_set1_epi16(1);
+  for (int i = 0; i < ft->n_forests; i++) {
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    const int32_t *qn = ft->qnode + (size_t)i * ft->steps * 2 * QN;
+    const float *ql = ft->qleaf + (size_t)i * ft->steps * QL;
+    for (int t = 0; t < ft->steps; t++, qn += 2 * QN, ql += QL) {
+      const __m256 lo8 = _mm256_load_ps(ql), hi8 = _mm256_load_ps(ql + 8);
+      for (int h = 0; h < 2; h++) { /* queries 16 h .. 16 h + 15 */
+        __m256i m[QN];
+        for (int k = 0; k < QN; k++)
+          m[k] = _mm256_cmpgt_epi16(_mm256_load_si256((const __m256i *)(rb + qn[2 * k + 1] + 32 * h)),
+                                    _mm256_set1_epi16((short)qn[2 * k]));
+#define SEL(c, a, b) _mm256_blendv_epi8((a), (b), (c))
+        __m256i c0 = m[0], c1 = SEL(c0, m[1], m[2]);
+        __m256i c2 = SEL(c0, SEL(c1, m[3], m[4]), SEL(c1, m[5], m[6]));
+        __m256i c3 = SEL(c0, SEL(c1, SEL(c2, m[7], m[8]), SEL(c2, m[9], m[10])),
+                         SEL(c1, SEL(c2, m[11], m[12]), SEL(c2, m[13], m[14])));
+#undef SEL
+        /* leaf index within its half (0..7); c0 picks the half */
+        __m256i li = _mm256_or_si256(_mm256_and_si256(c1, v4), _mm256_or_si256(_mm256_and_si256(c2, v2), _mm256_and_si256(c3, v1)));
+        for (int e = 0; e < 2; e++) { /* queries 16 h + 8 e .. + 7, widened to 32 bits */
+          __m128i l16 = e ? _mm256_extracti128_si256(li, 1) : _mm256_castsi256_si128(li);
+          __m128i c16 = e ? _mm256_extracti128_si256(c0, 1) : _mm256_castsi256_si128(c0);
+          __m256i l32 = _mm256_cvtepu16_epi32(l16);
+          __m256 right = _mm256_castsi256_ps(_mm256_cvtepi16_epi32(c16));
+          __m256 leaf = _mm256_blendv_ps(_mm256_permutevar8x32_ps(lo8, l32), _mm256_permutevar8x32_ps(hi8, l32), right);
+          acc[2 * h + e] = _mm256_add_ps(acc[2 * h + e], leaf);
+        }
+      }
+    }
+    float a[QB];
+    for (int v = 0; v < 4; v++) _mm256_storeu_ps(a + 8 * v, acc[v]);
+    for (int q = 0; q < nq; q++) out[(size_t)idx[q] * ldo + i] = a[q] + ft->base[i];
+  }
+}
+#endif
+
 int eahas__fused_trees_predict(const eahas__fused_trees *ft, const float *x, float *out) {
   int ok;
   eahas__fused_trees_predict_block(ft, x, EAHAS_ENCODING_LEN, 1, out, ft->n_forests, &ok);
@@ -420,6 +483,7 @@ void eahas__fused_trees_predict_block(const eahas__fused_trees *ft, const float 
   enum { QMAX = QB };
   uint16_t bins[QMAX * LANES];
   float acc[QMAX * LANES];
+  const int path = trees_path();
   for (int q0 = 0; q0 < nq; q0 += QMAX) {
     int n = nq - q0 < QMAX ? nq - q0 : QMAX, nv = 0, idx[QMAX];
     for (int q = 0; q < n; q++) { /* the queries without NaN, packed */
@@ -428,14 +492,15 @@ void eahas__fused_trees_predict_block(const eahas__fused_trees *ft, const float 
       nv += ok[q0 + q];
     }
 #ifdef FUSED_X86
-    if (ft->qnode && nv > 1 && !eahas__fused_trees_force_generic) {
-      predict_queries(ft, bins, nv, out, ldo, idx);
+    if (ft->qnode && nv > 1 && path >= EAHAS__TREES_AVX2) {
+      if (path == EAHAS__TREES_AVX512) predict_queries(ft, bins, nv, out, ldo, idx);
+      else predict_queries_avx2(ft, bins, nv, out, ldo, idx);
       continue;
     }
 #endif
     for (int g = 0; g < ft->n_groups; g++) {
 #ifdef FUSED_X86
-      if (ft->use_avx512 && !eahas__fused_trees_force_generic) predict_avx512(ft, bins, nv, g, acc);
+      if (path == EAHAS__TREES_AVX512) predict_avx512(ft, bins, nv, g, acc);
       else
 #endif
         for (int q = 0; q < nv; q++) predict_generic(ft, bins + (size_t)q * LANES, g, acc + (size_t)q * LANES);

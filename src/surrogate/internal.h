@@ -28,11 +28,17 @@ int eahas__fused_trees_predict(const eahas__fused_trees *ft, const float *x, flo
 #define EAHAS__TREE_BLOCK 32
 void eahas__fused_trees_predict_block(const eahas__fused_trees *ft, const float *x, int ldx, int nq, float *out,
                                       int ldo, int *ok);
-/* 1 when blocks of queries get the query-vectorized walk (AVX-512, depth <= 4); blocks of
- * queries otherwise take the lane walk, which only pays off with 10 or more forests. */
+/* 1 when blocks of queries get the query-vectorized walk (AVX2 or AVX-512BW, depth <= 4);
+ * blocks of queries otherwise take the lane walk, which only pays off with 10 or more forests. */
 int eahas__fused_trees_query_major(const eahas__fused_trees *ft);
-/* Tests: 1 forces the portable walk even where AVX-512BW is available. */
-extern int eahas__fused_trees_force_generic;
+/* Tree walk paths (fused.c): the portable lane walk, AVX2 (query-vectorized walk only; the lane
+ * walk stays portable) and AVX-512BW (both walks). All give the same sums bit for bit. */
+enum { EAHAS__TREES_AUTO = -1, EAHAS__TREES_GENERIC, EAHAS__TREES_AVX2, EAHAS__TREES_AVX512 };
+/* Tests: the path walks take; AUTO (the default), or a path this CPU lacks, gives the best the
+ * CPU has. Not for use while other threads query. */
+extern int eahas__fused_trees_path;
+/* 1 where this CPU (and this build) can run the path. */
+int eahas__fused_trees_path_supported(int path);
 
 /* Decoding paths (bezier.c): the portable C compiled for baseline x86-64 (libm's fma), for
  * x86-64-v3 and for x86-64-v4, and AVX-512 intrinsics. All give the same values bit for bit,

@@ -142,8 +142,10 @@ static void test_fused_forests(void **state) {
   eahas__fused_trees *ft = eahas__fused_trees_build(fs, NF);
   assert_non_null(ft);
   assert_true(eahas__fused_trees_bytes(ft) > 0);
-  for (int generic = 0; generic < 2; generic++) {
-    eahas__fused_trees_force_generic = generic;
+  /* every walk this CPU has: portable, AVX2, AVX-512BW */
+  for (int path = EAHAS__TREES_GENERIC; path <= EAHAS__TREES_AVX512; path++) {
+    if (!eahas__fused_trees_path_supported(path)) continue;
+    eahas__fused_trees_path = path;
     int bad = 0;
     for (int i = 0; i < M; i++) {
       float out[NF];
@@ -158,10 +160,12 @@ static void test_fused_forests(void **state) {
        and the NaN row flagged and left untouched */
     check_block(ft, fs, NF, Xt, M, 40, 7);
   }
-  eahas__fused_trees_force_generic = 0;
-  {
+  for (int path = EAHAS__TREES_GENERIC; path <= EAHAS__TREES_AVX512; path++) {
+    if (!eahas__fused_trees_path_supported(path)) continue;
+    eahas__fused_trees_path = path;
     /* forests of depth <= 4 only (depths 1 to 4 side by side, and 1 to 2): blocks of inputs
-       take the query-vectorized walk (32 inputs per vector, shallower trees padded); 17 inputs
+       take the query-vectorized walk where the CPU has AVX2 (32 inputs per walk, shallower
+       trees padded); 17 inputs
        = one part-filled block, 33 = a block of 32 and a block of 1 (the lane walk), 45 = 32 + 13;
        the NaN row is left untouched */
     for (int maxd = 2; maxd <= 4; maxd += 2) { /* a common depth below 4 pads every tree */
@@ -174,9 +178,11 @@ static void test_fused_forests(void **state) {
       assert_non_null(fq);
       static const int counts[] = {17, 33, 45, M};
       for (int ci = 0; ci < 4; ci++) check_block(fq, sh, ns, Xt, counts[ci], 5, 2);
+      assert_int_equal(eahas__fused_trees_query_major(fq), eahas__fused_trees_path_supported(EAHAS__TREES_AVX2));
       eahas__fused_trees_free(fq);
     }
   }
+  eahas__fused_trees_path = EAHAS__TREES_AUTO;
   float out[NF], xn[26];
   memcpy(xn, Xt, sizeof xn);
   xn[3] = NAN;
