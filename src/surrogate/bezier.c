@@ -391,6 +391,129 @@ AVX512 static void decode_avx512(decode_job *J, float *out) {
 }
 #endif
 
+#ifdef DECODE_X86
+#define AVX2 __attribute__((target("avx2,fma")))
+#define NV2 4 /* vectors of 4 points per Newton iteration */
+
+/* newton_avx512 with 4 points per vector (AVX2 and FMA): the same operations in the same order.
+ * A C ternary becomes an ordered compare and a blend. */
+AVX2 static inline __attribute__((always_inline)) void newton_avx2(const int n, const decode_job *J, const double *s,
+                                                                   const double *lo, const double *hi,
+                                                                   const double *t, float *out) {
+  __m256d cu[EAHAS_BEZIER_MAX_DEGREE + 1], cy[EAHAS_BEZIER_MAX_DEGREE + 1];
+  _Pragma("GCC unroll 9") for (int k = 0; k <= n; k++) {
+    cu[k] = _mm256_set1_pd(J->cu[k]);
+    cy[k] = _mm256_set1_pd(J->cy[k]);
+  }
+  const __m256d zero = _mm256_setzero_pd(), one = _mm256_set1_pd(1.0);
+  const __m128i lane = _mm_setr_epi32(0, 1, 2, 3);
+  for (int j = 0; j < J->me; j += 4 * NV2) {
+    __m256d tj[NV2], sv[NV2], a[NV2], c[NV2];
+    _Pragma("GCC unroll 4") for (int q = 0; q < NV2; q++) {
+      tj[q] = _mm256_loadu_pd(t + j + 4 * q);
+      sv[q] = _mm256_loadu_pd(s + j + 4 * q);
+      a[q] = _mm256_loadu_pd(lo + j + 4 * q);
+      c[q] = _mm256_loadu_pd(hi + j + 4 * q);
+    }
+    _Pragma("GCC unroll 2") for (int it = 0; it < 2; it++) {
+      __m256d v[NV2], dv[NV2];
+      _Pragma("GCC unroll 4") for (int q = 0; q < NV2; q++) {
+        v[q] = cu[n];
+        dv[q] = zero;
+      }
+      _Pragma("GCC unroll 9") for (int k = n - 1; k >= 0; k--)
+        _Pragma("GCC unroll 4") for (int q = 0; q < NV2; q++) {
+          dv[q] = _mm256_fmadd_pd(dv[q], tj[q], v[q]);
+          v[q] = _mm256_fmadd_pd(v[q], tj[q], cu[k]);
+        }
+      _Pragma("GCC unroll 4") for (int q = 0; q < NV2; q++) {
+        __m256d pos = _mm256_cmp_pd(dv[q], zero, _CMP_GT_OQ);
+        __m256d ok = _mm256_blendv_pd(zero, one, pos), den = _mm256_blendv_pd(one, dv[q], pos);
+        __m256d tn = _mm256_sub_pd(tj[q], _mm256_mul_pd(ok, _mm256_div_pd(_mm256_sub_pd(v[q], sv[q]), den)));
+        tn = _mm256_blendv_pd(tn, a[q], _mm256_cmp_pd(tn, a[q], _CMP_LT_OQ));
+        tj[q] = _mm256_blendv_pd(tn, c[q], _mm256_cmp_pd(tn, c[q], _CMP_GT_OQ));
+      }
+    }
+    __m256d y[NV2];
+    _Pragma("GCC unroll 4") for (int q = 0; q < NV2; q++) y[q] = cy[n];
+    _Pragma("GCC unroll 9") for (int k = n - 1; k >= 0; k--)
+      _Pragma("GCC unroll 4") for (int q = 0; q < NV2; q++) y[q] = _mm256_fmadd_pd(y[q], tj[q], cy[k]);
+    _Pragma("GCC unroll 4") for (int q = 0; q < NV2; q++) {
+      int r = J->me - j - 4 * q; /* points of this vector inside the prefix */
+      if (r >= 4) _mm_storeu_ps(out + j + 4 * q, _mm256_cvtpd_ps(y[q]));
+      else if (r > 0) _mm_maskstore_ps(out + j + 4 * q, _mm_cmpgt_epi32(_mm_set1_epi32(r), lane), _mm256_cvtpd_ps(y[q]));
+    }
+  }
+}
+
+/* decode_portable's steps with AVX2 intrinsics, as decode_avx512 takes them: the table over 4
+ * entries at a time (a multiply and an add per Horner step, as u_table), the bracket count over
+ * table entries (the guess and four exact compares of decode_avx512), the histogram and its
+ * running sum in scalar code, the starts with gathers, the Newton steps over NV2 x 4 points. */
+AVX2 static void decode_avx2(decode_job *J, float *out) {
+  const int n = J->n, m = J->m, me = J->me;
+  double *tu = J->tu;
+  const __m256d inv = _mm256_set1_pd(1.0 / DECODE_TABLE);
+  for (int k = 0; k <= DECODE_TABLE; k += 4) { /* entries 65..67 are overwritten below */
+    __m256d tk = _mm256_mul_pd(_mm256_cvtepi32_pd(_mm_add_epi32(_mm_set1_epi32(k), _mm_setr_epi32(0, 1, 2, 3))), inv);
+    __m256d v = _mm256_set1_pd(J->cu[n]);
+    for (int i = n - 1; i >= 0; i--) v = _mm256_add_pd(_mm256_mul_pd(v, tk), _mm256_set1_pd(J->cu[i]));
+    _mm256_storeu_pd(tu + k, v);
+  }
+  tu[0] = 0.0;
+  tu[DECODE_TABLE] = 1.0;
+  for (int i = DECODE_TABLE + 1; i < DECODE_TABLE + 16; i++) tu[i] = 1.0;
+  const __m128i vm1 = _mm_set1_epi32(m + 1), z = _mm_setzero_si128(), two = _mm_set1_epi32(2);
+  const __m256d vds = _mm256_set1_pd(J->ds), vL1 = _mm256_set1_pd((double)(m + 1)) /* L - 1 */, vmd = _mm256_set1_pd((double)m);
+  const __m256i even = _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6);
+  int idx[DECODE_TABLE];
+  for (int i = 1; i < DECODE_TABLE; i += 4) { /* lane i = 64 computed and ignored */
+    __m256d x = _mm256_loadu_pd(tu + i);
+    __m256d q = _mm256_max_pd(_mm256_min_pd(_mm256_mul_pd(x, vL1), vmd), _mm256_setzero_pd());
+    __m128i g = _mm256_cvttpd_epi32(q);
+    __m128i cnt = _mm_max_epi32(_mm_sub_epi32(g, two), z);
+    _Pragma("GCC unroll 4") for (int d = -1; d <= 2; d++) {
+      __m128i jj = _mm_add_epi32(g, _mm_set1_epi32(d));
+      __m128i in = _mm_and_si128(_mm_cmpgt_epi32(jj, z), _mm_cmpgt_epi32(vm1, jj));
+      __m256d le = _mm256_cmp_pd(_mm256_mul_pd(_mm256_cvtepi32_pd(jj), vds), x, _CMP_LE_OQ);
+      __m128i le32 = _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(_mm256_castpd_si256(le), even));
+      cnt = _mm_sub_epi32(cnt, _mm_and_si128(in, le32)); /* - (-1) */
+    }
+    _mm_storeu_si128((__m128i *)(idx + i - 1), cnt);
+  }
+  enum { PAD = 4 * NV2 };
+  int mp = (me + 4 * NV2 - 1) / (4 * NV2) * (4 * NV2), nf = mp > m + 1 ? mp : m + 1;
+  int from[EAHAS_MAX_EPOCHS + PAD], K[EAHAS_MAX_EPOCHS + PAD];
+  memset(from, 0, sizeof(int) * (size_t)nf);
+  for (int i = 0; i < DECODE_TABLE - 1; i++) from[idx[i]]++;
+  for (int j = 0, k = 0; j < mp; j++) K[j] = k += from[j];
+  double s[EAHAS_MAX_EPOCHS + PAD], lo[EAHAS_MAX_EPOCHS + PAD], hi[EAHAS_MAX_EPOCHS + PAD], t[EAHAS_MAX_EPOCHS + PAD];
+  const __m256d half = _mm256_set1_pd(0.5), zero = _mm256_setzero_pd();
+  const __m128i one = _mm_set1_epi32(1), lane = _mm_setr_epi32(1, 2, 3, 4);
+  for (int j = 0; j < mp; j += 4) {
+    __m128i kk = _mm_loadu_si128((const __m128i *)(K + j)), k1 = _mm_add_epi32(kk, one);
+    __m256d sj = _mm256_mul_pd(_mm256_cvtepi32_pd(_mm_add_epi32(lane, _mm_set1_epi32(j))), vds);
+    __m256d a = _mm256_mul_pd(_mm256_cvtepi32_pd(kk), inv), c = _mm256_mul_pd(_mm256_cvtepi32_pd(k1), inv);
+    __m256d t0 = _mm256_i32gather_pd(tu, kk, 8), t1 = _mm256_i32gather_pd(tu, k1, 8);
+    __m256d du = _mm256_sub_pd(t1, t0);
+    __m256d lin = _mm256_add_pd(a, _mm256_mul_pd(_mm256_div_pd(_mm256_sub_pd(sj, t0), du), _mm256_sub_pd(c, a)));
+    __m256d mid = _mm256_mul_pd(half, _mm256_add_pd(a, c));
+    _mm256_storeu_pd(s + j, sj);
+    _mm256_storeu_pd(lo + j, a);
+    _mm256_storeu_pd(hi + j, c);
+    _mm256_storeu_pd(t + j, _mm256_blendv_pd(mid, lin, _mm256_cmp_pd(du, zero, _CMP_GT_OQ)));
+  }
+  switch (n) {
+  case 3: newton_avx2(3, J, s, lo, hi, t, out + 1); break;
+  case 4: newton_avx2(4, J, s, lo, hi, t, out + 1); break;
+  case 5: newton_avx2(5, J, s, lo, hi, t, out + 1); break;
+  case 6: newton_avx2(6, J, s, lo, hi, t, out + 1); break;
+  case 7: newton_avx2(7, J, s, lo, hi, t, out + 1); break;
+  default: newton_avx2(8, J, s, lo, hi, t, out + 1); break;
+  }
+}
+#endif
+
 int eahas__bezier_path = EAHAS__DECODE_AUTO;
 
 int eahas__bezier_path_supported(int path) {
@@ -400,7 +523,7 @@ int eahas__bezier_path_supported(int path) {
    * The levels' feature lists are spelled out (older compilers do not know the level names). */
   if (path == EAHAS__DECODE_AVX512) return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl");
   int v3 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("bmi2");
-  if (path == EAHAS__DECODE_V3) return v3;
+  if (path == EAHAS__DECODE_V3 || path == EAHAS__DECODE_AVX2) return v3;
   if (path == EAHAS__DECODE_V4)
     return v3 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
            __builtin_cpu_supports("avx512cd") && __builtin_cpu_supports("avx512dq") &&
@@ -410,7 +533,8 @@ int eahas__bezier_path_supported(int path) {
 }
 
 /* The path queries take: the AVX-512 intrinsics where the CPU has them (two feature tests, as
- * before this choice had copies), else the best copy of the portable path. */
+ * before this choice had copies), else the AVX2 intrinsics (x86-64-v3), else the baseline copy
+ * of the portable path. */
 static int best_path(void) {
   int p = EAHAS__DECODE_AVX512;
   while (p > EAHAS__DECODE_BASE && !eahas__bezier_path_supported(p)) p--;
@@ -424,6 +548,7 @@ static void decode_on(int path, decode_job *J, float *out) {
 #ifdef DECODE_X86
   case EAHAS__DECODE_AVX512: decode_avx512(J, out); return;
   case EAHAS__DECODE_V4: decode_v4(J, out); return;
+  case EAHAS__DECODE_AVX2: decode_avx2(J, out); return;
   case EAHAS__DECODE_V3: decode_v3(J, out); return;
 #endif
   default: decode_base(J, out); return;

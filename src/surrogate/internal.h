@@ -41,10 +41,17 @@ extern int eahas__fused_trees_path;
 int eahas__fused_trees_path_supported(int path);
 
 /* Decoding paths (bezier.c): the portable C compiled for baseline x86-64 (libm's fma), for
- * x86-64-v3 and for x86-64-v4, and AVX-512 intrinsics. All give the same values bit for bit,
+ * x86-64-v3 and for x86-64-v4, AVX2 intrinsics and AVX-512 intrinsics. All give the same values bit for bit,
  * except possibly the sign of a NaN (x86 keeps the first operand's NaN, and which one is first
  * is the compiler's choice). Off x86-64 only the portable C exists (EAHAS__DECODE_BASE). */
-enum { EAHAS__DECODE_AUTO = -1, EAHAS__DECODE_BASE, EAHAS__DECODE_V3, EAHAS__DECODE_V4, EAHAS__DECODE_AVX512 };
+enum {
+  EAHAS__DECODE_AUTO = -1,
+  EAHAS__DECODE_BASE,
+  EAHAS__DECODE_V3,
+  EAHAS__DECODE_V4,
+  EAHAS__DECODE_AVX2,
+  EAHAS__DECODE_AVX512
+};
 /* Tests: the path eahas_bezier_decode_prefix takes; AUTO (the default), or a path this CPU
  * lacks, gives the best the CPU has. Not for use while other threads decode. */
 extern int eahas__bezier_path;

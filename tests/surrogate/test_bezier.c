@@ -126,7 +126,7 @@ static int same_value(float a, float b) { return (isnan(a) && isnan(b)) || !memc
  * only the baseline path exists. */
 static void test_decode_paths_agree(void **state) {
   (void)state;
-  int paths[3], np = 0;
+  int paths[4], np = 0;
   for (int p = EAHAS__DECODE_V3; p <= EAHAS__DECODE_AVX512; p++)
     if (eahas__bezier_path_supported(p)) paths[np++] = p;
   if (np == 0) {
