@@ -66,9 +66,14 @@ void eahas__mlp_forward_many(const eahas_mlp *const *m, int n, const float *x, f
 /* One network on a block of EAHAS__MLP_BLOCK inputs, feature-major: xT[i * BLOCK + q] is input i
  * of query q (n_arch + n_hp rows), outT[o * BLOCK + q] gets output o (n_out rows), equal to
  * eahas_mlp_forward(m, x_q) bit for bit (mlp.c). Returns 0, or -1 (nothing written) where the
- * CPU lacks AVX-512: then evaluate one input at a time. */
+ * CPU has neither AVX-512F nor AVX2: then evaluate one input at a time. */
 #define EAHAS__MLP_BLOCK 16
 int eahas__mlp_forward_block(const eahas_mlp *m, const float *xT, float *outT);
+/* Tests: the instructions eahas__mlp_forward_block uses; AUTO (the default) takes AVX-512F where
+ * the CPU has it, else AVX2; AVX2 forces AVX2 code, AVX512 declines (-1) without AVX-512F. Not
+ * for use while other threads query. */
+enum { EAHAS__MLP_BLOCK_AUTO = -1, EAHAS__MLP_BLOCK_AVX2 = 1, EAHAS__MLP_BLOCK_AVX512 = 2 };
+extern int eahas__mlp_block_path;
 /* Every modelled curve kind at once: mean[k] as eahas_surrogate_predict_curve gives it (and sd[k]
  * when sd != NULL); kinds not in s->curves_mask are left untouched (fit.c). */
 void eahas__surrogate_predict_all(const eahas_surrogate *s, const float *x26, eahas_bezier mean[EAHAS_NUM_CURVES],

@@ -273,8 +273,10 @@ void eahas__mlp_forward_many(const eahas_mlp *const *m, int n, const float *x, f
 #define Q EAHAS__MLP_BLOCK
 #define OB 8
 
-/* 16 floats are one AVX-512 register; without AVX-512 the block path is declined (-1) and
- * queries take the one-at-a-time path, which is faster there than 512-bit vectors split in four. */
+/* 16 floats are one AVX-512 register. Without AVX-512 the block is written again with AVX2
+ * intrinsics below (GCC's lowering of these 16-float vectors for AVX2 kept them in 128-bit
+ * pieces on the stack: twice as slow as one query at a time); without either the block path is
+ * declined (-1) and queries go one at a time. */
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
 #define BLOCK_X86 1
@@ -356,38 +358,126 @@ BLOCK_TARGET static inline __attribute__((always_inline)) int live_rows(const fl
   return n;
 }
 
+/* The layers of one block: the same for both instruction sets, DENSE and LIVE being theirs. */
+#define FORWARD_Q(DENSE, LIVE)                                                                        \
+  do {                                                                                                \
+    float c[2 * EAHAS_MLP_MAX_HIDDEN * Q], z1[EAHAS_MLP_MAX_HIDDEN * Q], z2[EAHAS_MLP_MAX_HIDDEN * Q]; \
+    int nz[2 * EAHAS_MLP_MAX_HIDDEN], n;                                                              \
+    DENSE(xT, m->n_arch, NULL, m->Wa, m->ba, h, c, 1);                                                \
+    DENSE(xT + (size_t)m->n_arch * Q, m->n_hp, NULL, m->Wh, m->bh, h, c + (size_t)h * Q, 1);          \
+    n = LIVE(c, 2 * h, nz);                                                                           \
+    DENSE(c, n, nz, m->W1, m->b1, h, z1, 1);                                                          \
+    n = LIVE(z1, h, nz);                                                                              \
+    DENSE(z1, n, nz, m->W2, m->b2, h, z2, 1);                                                         \
+    n = LIVE(z2, h, nz);                                                                              \
+    DENSE(z2, n, nz, m->W3, m->b3, h, z1, 1);                                                         \
+    DENSE(z1, h, NULL, m->Wo, m->bo, no, outT, 0); /* no ReLU after: every input used */              \
+  } while (0)
+
+/* The widths in use compiled as constants, then the sigmoid outputs. */
+#define FORWARD_BLOCK(FQ)                                                                             \
+  do {                                                                                                \
+    if (m->hidden == 32 && m->n_out == 40) FQ(m, 32, 40, xT, outT);                                   \
+    else if (m->hidden == 32 && m->n_out == 10) FQ(m, 32, 10, xT, outT);                              \
+    else if (m->hidden == 16 && m->n_out == 10) FQ(m, 16, 10, xT, outT);                              \
+    else if (m->hidden == 64 && m->n_out == 10) FQ(m, 64, 10, xT, outT);                              \
+    else FQ(m, m->hidden, m->n_out, xT, outT);                                                        \
+    for (int o = 0; o < m->n_sigmoid; o++)                                                            \
+      for (int q = 0; q < Q; q++) outT[(size_t)o * Q + q] = sigmoidf(outT[(size_t)o * Q + q]);        \
+  } while (0)
+
 BLOCK_TARGET static inline __attribute__((always_inline)) void forward_q(const eahas_mlp *m, const int h, const int no,
                                                                          const float *xT, float *outT) {
-  float c[2 * EAHAS_MLP_MAX_HIDDEN * Q], z1[EAHAS_MLP_MAX_HIDDEN * Q], z2[EAHAS_MLP_MAX_HIDDEN * Q];
-  int nz[2 * EAHAS_MLP_MAX_HIDDEN], n;
-  dense_q(xT, m->n_arch, NULL, m->Wa, m->ba, h, c, 1);
-  dense_q(xT + (size_t)m->n_arch * Q, m->n_hp, NULL, m->Wh, m->bh, h, c + (size_t)h * Q, 1);
-  n = live_rows(c, 2 * h, nz);
-  dense_q(c, n, nz, m->W1, m->b1, h, z1, 1);
-  n = live_rows(z1, h, nz);
-  dense_q(z1, n, nz, m->W2, m->b2, h, z2, 1);
-  n = live_rows(z2, h, nz);
-  dense_q(z2, n, nz, m->W3, m->b3, h, z1, 1);
-  dense_q(z1, h, NULL, m->Wo, m->bo, no, outT, 0); /* no ReLU after: every input used */
+  FORWARD_Q(dense_q, live_rows);
 }
 
 BLOCK_TARGET
-static void forward_block(const eahas_mlp *m, const float *xT, float *outT) {
-  if (m->hidden == 32 && m->n_out == 40) forward_q(m, 32, 40, xT, outT);
-  else if (m->hidden == 32 && m->n_out == 10) forward_q(m, 32, 10, xT, outT);
-  else if (m->hidden == 16 && m->n_out == 10) forward_q(m, 16, 10, xT, outT);
-  else if (m->hidden == 64 && m->n_out == 10) forward_q(m, 64, 10, xT, outT);
-  else forward_q(m, m->hidden, m->n_out, xT, outT);
-  for (int o = 0; o < m->n_sigmoid; o++)
-    for (int q = 0; q < Q; q++) outT[(size_t)o * Q + q] = sigmoidf(outT[(size_t)o * Q + q]);
+static void forward_block(const eahas_mlp *m, const float *xT, float *outT) { FORWARD_BLOCK(forward_q); }
+
+#ifdef BLOCK_X86
+/* AVX2: a block of 16 queries is two registers of 8; 4 outputs per pass keep their 8
+ * accumulators in registers (16 in all). The same sums: b, then + x_i * w_i in index order, with
+ * separate multiply and add. */
+#define AVX2_TARGET __attribute__((target("avx2")))
+#define OB2 4
+
+AVX2_TARGET static inline __attribute__((always_inline)) void dense_avx2(const float *restrict x, int nin,
+                                                                         const int *nz, const float *restrict W,
+                                                                         const float *restrict b, const int nout,
+                                                                         float *restrict y, int relu) {
+  const __m256 zero = _mm256_setzero_ps();
+  int o0 = 0;
+  for (; o0 < nout; o0 += OB2) {
+    const int nb = nout - o0 < OB2 ? nout - o0 : OB2; /* OB2, or the tail */
+    __m256 lo[OB2], hi[OB2];
+    for (int o = 0; o < OB2; o++) lo[o] = hi[o] = _mm256_set1_ps(o < nb ? b[o0 + o] : 0.0f);
+    for (int k = 0; k < nin; k++) {
+      const int i = nz ? nz[k] : k;
+      const __m256 x0 = _mm256_loadu_ps(x + (size_t)i * Q), x1 = _mm256_loadu_ps(x + (size_t)i * Q + 8);
+      const float *restrict w = W + (size_t)i * nout + o0;
+      if (nb == OB2)
+        for (int o = 0; o < OB2; o++) {
+          const __m256 wo = _mm256_set1_ps(w[o]);
+          lo[o] = _mm256_add_ps(lo[o], _mm256_mul_ps(x0, wo));
+          hi[o] = _mm256_add_ps(hi[o], _mm256_mul_ps(x1, wo));
+        }
+      else
+        for (int o = 0; o < nb; o++) {
+          const __m256 wo = _mm256_set1_ps(w[o]);
+          lo[o] = _mm256_add_ps(lo[o], _mm256_mul_ps(x0, wo));
+          hi[o] = _mm256_add_ps(hi[o], _mm256_mul_ps(x1, wo));
+        }
+    }
+    for (int o = 0; o < nb; o++) {
+      if (relu) { /* x > 0 keeps x, else +0 */
+        lo[o] = _mm256_and_ps(lo[o], _mm256_cmp_ps(lo[o], zero, _CMP_GT_OQ));
+        hi[o] = _mm256_and_ps(hi[o], _mm256_cmp_ps(hi[o], zero, _CMP_GT_OQ));
+      }
+      _mm256_storeu_ps(y + (size_t)(o0 + o) * Q, lo[o]);
+      _mm256_storeu_ps(y + (size_t)(o0 + o) * Q + 8, hi[o]);
+    }
+  }
 }
+
+/* live_rows with AVX2 compares (x != 0, unordered: NaN counts as nonzero, as in C). */
+AVX2_TARGET static inline __attribute__((always_inline)) int live_rows_avx2(const float *x, int nin, int *nz) {
+  int n = 0;
+  const __m256 zero = _mm256_setzero_ps();
+  for (int i = 0; i < nin; i++) {
+    __m256 ne = _mm256_or_ps(_mm256_cmp_ps(_mm256_loadu_ps(x + (size_t)i * Q), zero, _CMP_NEQ_UQ),
+                             _mm256_cmp_ps(_mm256_loadu_ps(x + (size_t)i * Q + 8), zero, _CMP_NEQ_UQ));
+    nz[n] = i;
+    n += _mm256_movemask_ps(ne) != 0;
+  }
+  return n;
+}
+
+AVX2_TARGET static inline __attribute__((always_inline)) void forward_q_avx2(const eahas_mlp *m, const int h,
+                                                                             const int no, const float *xT,
+                                                                             float *outT) {
+  FORWARD_Q(dense_avx2, live_rows_avx2);
+}
+
+AVX2_TARGET static void forward_block_avx2(const eahas_mlp *m, const float *xT, float *outT) {
+  FORWARD_BLOCK(forward_q_avx2);
+}
+#endif
+
+int eahas__mlp_block_path = EAHAS__MLP_BLOCK_AUTO;
 
 int eahas__mlp_forward_block(const eahas_mlp *m, const float *xT, float *outT) {
 #ifdef BLOCK_X86
-  /* libgcc fills the CPU model before constructors run: a read-only test, safe from any thread */
-  if (!__builtin_cpu_supports("avx512f")) return -1;
-  forward_block(m, xT, outT);
-  return 0;
+  /* libgcc fills the CPU model before constructors run: read-only tests, safe from any thread */
+  int want = eahas__mlp_block_path;
+  if (want != EAHAS__MLP_BLOCK_AVX2 && __builtin_cpu_supports("avx512f")) {
+    forward_block(m, xT, outT);
+    return 0;
+  }
+  if (want != EAHAS__MLP_BLOCK_AVX512 && __builtin_cpu_supports("avx2")) {
+    forward_block_avx2(m, xT, outT);
+    return 0;
+  }
+  return -1;
 #else
   (void)m;
   (void)xT;
@@ -397,6 +487,9 @@ int eahas__mlp_forward_block(const eahas_mlp *m, const float *xT, float *outT) {
 }
 #undef Q
 #undef OB
+#undef OB2
+#undef FORWARD_Q
+#undef FORWARD_BLOCK
 #undef LOAD_Q
 #undef STORE_Q
 
