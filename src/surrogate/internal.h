@@ -28,11 +28,13 @@ int eahas__fused_trees_predict(const eahas__fused_trees *ft, const float *x, flo
 #define EAHAS__TREE_BLOCK 32
 void eahas__fused_trees_predict_block(const eahas__fused_trees *ft, const float *x, int ldx, int nq, float *out,
                                       int ldo, int *ok);
-/* 1 when blocks of queries get the query-vectorized walk (AVX2 or AVX-512BW, depth <= 4);
- * blocks of queries otherwise take the lane walk, which only pays off with 10 or more forests. */
+/* 1 when the query-major layout exists (depth <= 4): blocks of queries get the
+ * query-vectorized walk (AVX2 or AVX-512BW) and single queries without AVX-512BW a branch-free
+ * scalar walk; without it both take the lane walk, which only pays off with 10 or more forests. */
 int eahas__fused_trees_query_major(const eahas__fused_trees *ft);
-/* Tree walk paths (fused.c): the portable lane walk, AVX2 (query-vectorized walk only; the lane
- * walk stays portable) and AVX-512BW (both walks). All give the same sums bit for bit. */
+/* Tree walk paths (fused.c): GENERIC forces the portable lane walk (tests); AVX2 has the
+ * query-vectorized walk for blocks and the scalar walk for one query; AVX-512BW has vector code
+ * for both walks. A CPU without AVX2 takes the scalar walk. All give the same sums bit for bit. */
 enum { EAHAS__TREES_AUTO = -1, EAHAS__TREES_GENERIC, EAHAS__TREES_AVX2, EAHAS__TREES_AVX512 };
 /* Tests: the path walks take; AUTO (the default), or a path this CPU lacks, gives the best the
  * CPU has. Not for use while other threads query. */

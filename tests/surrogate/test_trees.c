@@ -165,9 +165,9 @@ static void test_fused_forests(void **state) {
     eahas__fused_trees_path = path;
     /* forests of depth <= 4 only (depths 1 to 4 side by side, and 1 to 2): blocks of inputs
        take the query-vectorized walk where the CPU has AVX2 (32 inputs per walk, shallower
-       trees padded); 17 inputs
-       = one part-filled block, 33 = a block of 32 and a block of 1 (the lane walk), 45 = 32 + 13;
-       the NaN row is left untouched */
+       trees padded); 17 inputs = one part-filled block, 33 = a block of 32 and a block of 1 (the
+       scalar walk, or the lane walk where forced), 45 = 32 + 13; the NaN row is left untouched;
+       then every input alone */
     for (int maxd = 2; maxd <= 4; maxd += 2) { /* a common depth below 4 pads every tree */
       const eahas_forest *sh[NF];
       int ns = 0;
@@ -178,6 +178,16 @@ static void test_fused_forests(void **state) {
       assert_non_null(fq);
       static const int counts[] = {17, 33, 45, M};
       for (int ci = 0; ci < 4; ci++) check_block(fq, sh, ns, Xt, counts[ci], 5, 2);
+      int bad = 0;
+      for (int i = 0; i < M; i++) {
+        float out[NF];
+        assert_int_equal(eahas__fused_trees_predict(fq, Xt + 26 * i, out), 0);
+        for (int k = 0; k < ns; k++) {
+          float want = eahas_forest_predict(sh[k], Xt + 26 * i);
+          bad += memcmp(&want, &out[k], sizeof want) != 0;
+        }
+      }
+      assert_int_equal(bad, 0);
       assert_int_equal(eahas__fused_trees_query_major(fq), eahas__fused_trees_path_supported(EAHAS__TREES_AVX2));
       eahas__fused_trees_free(fq);
     }
