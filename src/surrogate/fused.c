@@ -18,7 +18,13 @@
  *   is then selected with bit operations on the 32-bit compare masks, and the leaf by blends
  *   (gathers, and a level-by-level walk with blends, measured slower). Unused lanes and steps
  *   beyond a forest's trees hold zero leaves.
- * Without AVX-512BW the same layout is walked lane by lane (same sums, same results). */
+ * With AVX2 the lanes are bytes (AVX2 has no vpermw; see predict_lanes_avx2). Otherwise the
+ * same layout is walked lane by lane (same sums, same results).
+ *
+ * Blocks of queries walk a second, query-major layout (build_query_major) with 32 queries in
+ * the lanes of a vector (predict_queries, predict_queries_avx2); one query without vector lane
+ * walk walks it tree by tree in scalar code (predict_one). The path taken is the CPU's best,
+ * or the one a test forces (eahas__fused_trees_path). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +55,11 @@ struct eahas__fused_trees {
    * 16 leaves. */
   uint32_t *qnode;               /* [forest][step][15]: rank << 16 | byte offset of the feature's row */
   float *qleaf;                  /* [forest][step][16], 64-byte aligned */
+  /* The lane layout's nodes as bytes for the AVX2 lane walk (NULL without AVX2): per group,
+   * step and node, 4 rows of 32 lanes: the feature as an index into the table of features 0..15
+   * (0x80 for the others: pshufb then gives 0), the same for features 16..31, the rank's high
+   * byte (0..7), and its low byte ^ 0x80 (so that a signed byte compare is an unsigned one). */
+  uint8_t *bnode;                /* [group][step][node][4][lane], 32-byte aligned */
   float base[];                  /* [group * LANES + lane] */
 };
 
@@ -179,6 +190,23 @@ static void build_query_major(eahas__fused_trees *ft) {
   }
 }
 
+/* The byte rows of every node of the lane layout (see bnode); left NULL when memory runs out. */
+static void build_byte_nodes(eahas__fused_trees *ft) {
+  size_t nodes = (size_t)ft->n_groups * (size_t)ft->steps * (size_t)ft->ni;
+  ft->bnode = aligned_alloc(32, 4 * LANES * nodes);
+  if (!ft->bnode) return;
+  for (size_t k = 0; k < nodes; k++)
+    for (int lane = 0; lane < LANES; lane++) {
+      uint16_t w = ft->node[k * LANES + lane];
+      unsigned f = w & 31u, r = (unsigned)w >> 5;
+      uint8_t *b = ft->bnode + k * 4 * LANES + lane;
+      b[0] = (uint8_t)(f < 16 ? f : 0x80);
+      b[LANES] = (uint8_t)(f >= 16 ? f - 16 : 0x80);
+      b[2 * LANES] = (uint8_t)(r >> 8);
+      b[3 * LANES] = (uint8_t)((r & 255u) ^ 0x80u);
+    }
+}
+
 eahas__fused_trees *eahas__fused_trees_build(const eahas_forest *const *fs, int n) {
   if (n < 1) return NULL;
   int depth = 0, steps = 0;
@@ -215,6 +243,7 @@ eahas__fused_trees *eahas__fused_trees_build(const eahas_forest *const *fs, int 
     }
   }
   if (depth <= QDEPTH) build_query_major(ft);
+  if (eahas__fused_trees_path_supported(EAHAS__TREES_AVX2)) build_byte_nodes(ft);
   return ft;
 }
 
@@ -222,6 +251,7 @@ void eahas__fused_trees_free(eahas__fused_trees *ft) {
   if (!ft) return;
   free(ft->qnode);
   free(ft->qleaf);
+  free(ft->bnode);
   free(ft->thr);
   free(ft->node);
   free(ft->leaf);
@@ -235,7 +265,8 @@ size_t eahas__fused_trees_bytes(const eahas__fused_trees *ft) {
                              (sizeof(uint32_t) * ((1 << QDEPTH) - 1) + sizeof(float) * (1 << QDEPTH))
                        : 0;
   return sizeof *ft + sizeof(float) * (size_t)ft->n_groups * LANES + sizeof(float) * (size_t)ft->thr_off[EAHAS_ENCODING_LEN] +
-         gs * (sizeof(uint16_t) * (size_t)ft->ni + sizeof(float) * (size_t)ft->nl) + q;
+         gs * (sizeof(uint16_t) * (size_t)ft->ni + sizeof(float) * (size_t)ft->nl) + q +
+         (ft->bnode ? gs * 4 * (size_t)ft->ni : 0);
 }
 
 int eahas__fused_trees_query_major(const eahas__fused_trees *ft) { return ft && ft->qnode; }
@@ -243,7 +274,7 @@ int eahas__fused_trees_query_major(const eahas__fused_trees *ft) { return ft && 
 int eahas__fused_trees_path = EAHAS__TREES_AUTO;
 
 int eahas__fused_trees_path_supported(int path) {
-  if (path == EAHAS__TREES_GENERIC) return 1;
+  if (path == EAHAS__TREES_GENERIC || path == EAHAS__TREES_SCALAR) return 1;
 #ifdef FUSED_X86
   if (path == EAHAS__TREES_AVX2) return !!__builtin_cpu_supports("avx2");
   if (path == EAHAS__TREES_AVX512) return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
@@ -256,7 +287,7 @@ static int trees_path(void) {
   int p = eahas__fused_trees_path;
   if (p >= EAHAS__TREES_GENERIC && eahas__fused_trees_path_supported(p)) return p;
   p = EAHAS__TREES_AVX512;
-  while (p > EAHAS__TREES_GENERIC && !eahas__fused_trees_path_supported(p)) p--;
+  while (p > EAHAS__TREES_SCALAR && !eahas__fused_trees_path_supported(p)) p--;
   return p;
 }
 
@@ -372,6 +403,87 @@ __attribute__((target("avx512f,avx512bw"))) static void predict_avx512(const eah
 #endif
 
 #ifdef FUSED_X86
+/* The lane walk with AVX2 (32 forests in the byte lanes of one register): AVX2 has no 16-bit
+ * permute to look up each lane's bin (vpermw), so bins are split in bytes and looked up with
+ * pshufb in two 16-entry tables per byte; "bin > rank" is then "high bytes greater, or equal and
+ * low bytes greater". The node at each level is selected with byte blends, the leaf index built
+ * in bytes and the leaves gathered, 8 lanes at a time. The same float sums as every path. */
+__attribute__((target("avx2"), always_inline)) static inline void
+predict_lanes_avx2_d(const eahas__fused_trees *ft, const uint16_t *bins, int nq, int g, float *acc, const int D) {
+  const int ni = (1 << D) - 1, nl = 1 << D;
+  const __m256i lane8 = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  for (int q = 0; q < nq; q++) {
+    const uint16_t *bq = bins + (size_t)q * LANES;
+    uint8_t lo[32] = {0}, hi[32] = {0};
+    for (int f = 0; f < EAHAS_ENCODING_LEN; f++) {
+      lo[f] = (uint8_t)((bq[f] & 255u) ^ 0x80u);
+      hi[f] = (uint8_t)(bq[f] >> 8);
+    }
+    const __m256i ta_lo = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)lo));
+    const __m256i tb_lo = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(lo + 16)));
+    const __m256i ta_hi = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)hi));
+    const __m256i tb_hi = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(hi + 16)));
+    __m256 a[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    for (int t = 0; t < ft->steps; t++) {
+      size_t gs = (size_t)g * ft->steps + (size_t)t;
+      const uint8_t *nb = ft->bnode + gs * (size_t)ni * 4 * LANES;
+      const float *lf = ft->leaf + gs * (size_t)nl * LANES;
+      __m256i m[(1 << MAX_DEPTH) - 1];
+      for (int k = 0; k < ni; k++) {
+        const __m256i *r = (const __m256i *)(nb + (size_t)k * 4 * LANES);
+        __m256i ia = _mm256_load_si256(r), ib = _mm256_load_si256(r + 1);
+        __m256i bl = _mm256_or_si256(_mm256_shuffle_epi8(ta_lo, ia), _mm256_shuffle_epi8(tb_lo, ib));
+        __m256i bh = _mm256_or_si256(_mm256_shuffle_epi8(ta_hi, ia), _mm256_shuffle_epi8(tb_hi, ib));
+        __m256i rh = _mm256_load_si256(r + 2), rl = _mm256_load_si256(r + 3);
+        m[k] = _mm256_or_si256(_mm256_cmpgt_epi8(bh, rh),
+                               _mm256_and_si256(_mm256_cmpeq_epi8(bh, rh), _mm256_cmpgt_epi8(bl, rl)));
+      }
+      /* c[l]: per lane, all ones if the walk goes right at level l (as predict_avx512_d) */
+      __m256i c[MAX_DEPTH], cand[1 << (MAX_DEPTH - 1)];
+      if (D == 4) { /* written out: the loops below are not unrolled, and copy cand in memory */
+#define SEL(k, a, b) _mm256_blendv_epi8((a), (b), (k))
+        c[0] = m[0];
+        c[1] = SEL(c[0], m[1], m[2]);
+        c[2] = SEL(c[0], SEL(c[1], m[3], m[4]), SEL(c[1], m[5], m[6]));
+        c[3] = SEL(c[0], SEL(c[1], SEL(c[2], m[7], m[8]), SEL(c[2], m[9], m[10])),
+                   SEL(c[1], SEL(c[2], m[11], m[12]), SEL(c[2], m[13], m[14])));
+#undef SEL
+      } else
+        for (int l = 0; l < D; l++) {
+          int n = 1 << l;
+          for (int i = 0; i < n; i++) cand[i] = m[n - 1 + i];
+          for (int j = l - 1; j >= 0; j--) {
+            n >>= 1;
+            for (int i = 0; i < n; i++) cand[i] = _mm256_blendv_epi8(cand[2 * i], cand[2 * i + 1], c[j]);
+          }
+          c[l] = cand[0];
+        }
+      __m256i li = _mm256_setzero_si256(); /* leaf index: c[0] is its high bit */
+      for (int l = 0; l < D; l++) li = _mm256_or_si256(li, _mm256_and_si256(c[l], _mm256_set1_epi8((char)(1 << (D - 1 - l)))));
+      __m128i l0 = _mm256_castsi256_si128(li), l1 = _mm256_extracti128_si256(li, 1);
+      __m128i part[4] = {l0, _mm_srli_si128(l0, 8), l1, _mm_srli_si128(l1, 8)};
+      for (int e = 0; e < 4; e++) { /* lanes 8 e .. 8 e + 7: leaf li * 32 + lane */
+        __m256i at = _mm256_add_epi32(_mm256_slli_epi32(_mm256_cvtepu8_epi32(part[e]), 5),
+                                      _mm256_add_epi32(lane8, _mm256_set1_epi32(8 * e)));
+        a[e] = _mm256_add_ps(a[e], _mm256_i32gather_ps(lf, at, 4));
+      }
+    }
+    for (int e = 0; e < 4; e++) _mm256_storeu_ps(acc + (size_t)q * LANES + 8 * e, a[e]);
+  }
+}
+
+__attribute__((target("avx2"))) static void predict_lanes_avx2(const eahas__fused_trees *ft, const uint16_t *bins,
+                                                               int nq, int g, float *acc) {
+  switch (ft->depth) {
+  case 1: predict_lanes_avx2_d(ft, bins, nq, g, acc, 1); break;
+  case 2: predict_lanes_avx2_d(ft, bins, nq, g, acc, 2); break;
+  case 3: predict_lanes_avx2_d(ft, bins, nq, g, acc, 3); break;
+  case 4: predict_lanes_avx2_d(ft, bins, nq, g, acc, 4); break;
+  case 5: predict_lanes_avx2_d(ft, bins, nq, g, acc, 5); break;
+  default: predict_lanes_avx2_d(ft, bins, nq, g, acc, 6); break;
+  }
+}
+
 /* nq <= 32 queries in the 16-bit lanes of one vector, one forest and tree at a time: the 15 node
  * tests are 15 unsigned compares of a feature's row of 32 query bins with the node's rank
  * broadcast ("bin > rank"); each query's path is picked from the 32-bit compare masks with bit
@@ -472,13 +584,12 @@ __attribute__((target("avx2"))) static void predict_queries_avx2(const eahas__fu
 }
 #endif
 
-/* One query on the query-major layout, for CPUs without AVX-512BW (where the lane walk has no
- * vpermw to look up 32 lanes' bins at once): each tree is walked in scalar code without branches
- * (the next node is 2 p + 1 + (bin > rank)), the trees of a forest one after another, so that
- * the out-of-order core overlaps the walks, which share no data. Each forest sums its leaves in
- * tree order: the sums of every other path. On a Zen 3 (AVX2), 25 forests of 60 trees took
- * 7.6 us against 21 us with the portable lane walk; 8 trees at a time with AVX2 gathers took
- * 15.8 us. */
+/* One query on the query-major layout (path SCALAR, and AVX2 below 12 forests): each tree is
+ * walked in scalar code without branches (the next node is 2 p + 1 + (bin > rank)), the trees
+ * of a forest one after another, so that the out-of-order core overlaps the walks, which share
+ * no data. Each forest sums its leaves in tree order: the sums of every other path. On a Zen 3,
+ * 25 forests of 60 trees took 7.6 us against 21 us with the portable lane walk; 8 trees at a
+ * time with AVX2 gathers took 15.8 us. */
 static void predict_one(const eahas__fused_trees *ft, const uint16_t *bins, float *out) {
   enum { QN = (1 << QDEPTH) - 1, QL = 1 << QDEPTH };
   uint16_t rows[EAHAS_ENCODING_LEN * QB]; /* the block layout, query 0 only: byte offsets match */
@@ -527,15 +638,17 @@ void eahas__fused_trees_predict_block(const eahas__fused_trees *ft, const float 
       continue;
     }
 #endif
-    /* one query, or no vector walk: the scalar walk, unless AVX-512BW's lane walk is there or a
-     * test forces the portable lane walk */
-    if (ft->qnode && path != EAHAS__TREES_AVX512 && eahas__fused_trees_path != EAHAS__TREES_GENERIC) {
+    /* One query (or no vector walk): the scalar walk costs in proportion to the forests, a lane
+     * walk the same for 1 to 32 of them; with AVX2 they break even near 12 forests (25 forests:
+     * about 7.6 us against 3.3-5 us on a Zen 3). */
+    if (ft->qnode && (path == EAHAS__TREES_SCALAR || (path == EAHAS__TREES_AVX2 && (!ft->bnode || ft->n_forests < 12)))) {
       for (int q = 0; q < nv; q++) predict_one(ft, bins + (size_t)q * LANES, out + (size_t)idx[q] * ldo);
       continue;
     }
     for (int g = 0; g < ft->n_groups; g++) {
 #ifdef FUSED_X86
       if (path == EAHAS__TREES_AVX512) predict_avx512(ft, bins, nv, g, acc);
+      else if (path == EAHAS__TREES_AVX2 && ft->bnode) predict_lanes_avx2(ft, bins, nv, g, acc);
       else
 #endif
         for (int q = 0; q < nv; q++) predict_generic(ft, bins + (size_t)q * LANES, g, acc + (size_t)q * LANES);

@@ -29,13 +29,19 @@ int eahas__fused_trees_predict(const eahas__fused_trees *ft, const float *x, flo
 void eahas__fused_trees_predict_block(const eahas__fused_trees *ft, const float *x, int ldx, int nq, float *out,
                                       int ldo, int *ok);
 /* 1 when the query-major layout exists (depth <= 4): blocks of queries get the
- * query-vectorized walk (AVX2 or AVX-512BW) and single queries without AVX-512BW a branch-free
- * scalar walk; without it both take the lane walk, which only pays off with 10 or more forests. */
+ * query-vectorized walk (AVX2 or AVX-512BW) and single queries the scalar walk where no vector
+ * lane walk beats it; without that layout both take a lane walk, whose cost is the same for 1 to
+ * 32 forests. */
 int eahas__fused_trees_query_major(const eahas__fused_trees *ft);
-/* Tree walk paths (fused.c): GENERIC forces the portable lane walk (tests); AVX2 has the
- * query-vectorized walk for blocks and the scalar walk for one query; AVX-512BW has vector code
- * for both walks. A CPU without AVX2 takes the scalar walk. All give the same sums bit for bit. */
-enum { EAHAS__TREES_AUTO = -1, EAHAS__TREES_GENERIC, EAHAS__TREES_AVX2, EAHAS__TREES_AVX512 };
+/* Tree walk paths (fused.c), all giving the same sums bit for bit:
+ * - GENERIC: the portable lane walk (32 forests side by side) for everything; tests only;
+ * - SCALAR: portable; one query at a time walks each tree without branches where the layout
+ *   for it exists (depth <= 4), else the portable lane walk. The default without AVX2;
+ * - AVX2: blocks of queries take the query-vectorized walk (32 queries at once, depth <= 4);
+ *   one query the AVX2 lane walk (12 or more forests) or the scalar walk; blocks of deeper
+ *   trees the AVX2 lane walk;
+ * - AVX-512BW: vector code for both walks. */
+enum { EAHAS__TREES_AUTO = -1, EAHAS__TREES_GENERIC, EAHAS__TREES_SCALAR, EAHAS__TREES_AVX2, EAHAS__TREES_AVX512 };
 /* Tests: the path walks take; AUTO (the default), or a path this CPU lacks, gives the best the
  * CPU has. Not for use while other threads query. */
 extern int eahas__fused_trees_path;
