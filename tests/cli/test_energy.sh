@@ -1,5 +1,5 @@
 #!/bin/sh
-# eahas energy: the estimate on this machine (sleep 1 within 5 %), JSON keys, exit statuses,
+# eahas energy: the estimate on this machine (sleep 1 lasts 1 to 1.5 s), JSON keys, exit statuses,
 # forced meters that are missing, the stub NVML library and a fake powercap tree.
 set -u
 BIN=${EAHAS_BIN:?EAHAS_BIN is not set}
@@ -12,7 +12,9 @@ check_rc() { # expected actual what
   [ "$1" = "$2" ] || fail "$3: exit status $2, expected $1"
 }
 
-# 1. sleep 1: an estimate, labelled, duration within 5 % of 1 s.
+# 1. sleep 1: an estimate, labelled, duration at least 0.99 s (a sleep is never shorter; 0.01 s
+# for clock granularity) and at most 1.5 s (starting the child under a loaded parallel test
+# run once took 1.081 s, which the earlier 5 % bound failed).
 "$BIN" energy -- sleep 1 >"$T/out" 2>"$T/err"; rc=$?
 check_rc 0 $rc "sleep 1"
 if grep -q '^method  *estimate:' "$T/out"; then # this machine has no counters
@@ -24,7 +26,7 @@ else
   grep -q '^method  *[a-z+-]*  (measured)' "$T/out" || fail "sleep 1: method neither estimate nor measured"
 fi
 d=$(sed -n 's/^duration  *\([0-9.]*\) s$/\1/p' "$T/out")
-awk -v d="$d" 'BEGIN { exit !(d >= 0.95 && d <= 1.05) }' || fail "sleep 1: duration '$d' not within 5 % of 1 s"
+awk -v d="$d" 'BEGIN { exit !(d >= 0.99 && d <= 1.5) }' || fail "sleep 1: duration '$d' not within 0.99 to 1.5 s"
 grep -q '^total ' "$T/out" && grep -q '^mean power ' "$T/out" || fail "sleep 1: no total / mean power"
 
 # 1b. With every counter source pointed at nothing, AUTO estimates and says why.
