@@ -114,9 +114,10 @@ void eahas_bezier_point(const eahas_bezier *b, double t, double *u, double *y);
  * be the curve's at x = j: the root of u(t) = (j-1)/(L-1) is bracketed in a table of u at
  * t = k/64, started by inverse linear interpolation and refined by two Newton steps kept in the
  * bracket: within 1e-4 points of bisection to convergence (test_bezier; worst measured 5.8e-5
- * over 3,000 curves of 200 epochs, about 10 float ulps at 100). The AVX-512 and portable paths
- * give the same floats, except possibly the sign of a NaN (non-finite control points). No
- * allocation. */
+ * over 3,000 curves of 200 epochs, about 10 float ulps at 100). The AVX-512, AVX2 and portable
+ * paths give the same floats, except possibly the sign of a NaN (non-finite control points).
+ * L above EAHAS_MAX_EPOCHS (longer than any run) solves each root by safeguarded Newton from the
+ * previous one instead, to the same accuracy. No allocation. */
 void eahas_bezier_decode(const eahas_bezier *b, int L, float *out);
 /* The first E values of eahas_bezier_decode(b, L, .), bit for bit, computing only those
  * (out[0..min(E, L))): a low fidelity of a long curve costs its own length. Nothing for E <= 0. */

@@ -111,15 +111,14 @@ int eahas_bench_open(const char *path, eahas_bench **out, eahas_err *err) {
     const eahas_forest *fs[EAHAS_NUM_TQ * EAHAS_MAX_MEMBERS];
     for (int q = 0; q < EAHAS_NUM_TQ; q++)
       for (int m = 0; m < b->s.members; m++) fs[q * b->s.members + m] = &b->forest[q][m];
-    /* The fused lane walk costs the same for 1 to 32 forests (about 5 us for 60 trees of depth
-     * 4 with AVX-512) and one forest at a time about 0.7 us each: below 10 forests (K = 1)
-     * single queries walk them one at a time, unless the query-major layout exists (depth <= 4),
-     * whose branch-free walk of one query costs in proportion to the trees. Blocks of queries
-     * (eahas_query_batch) use the fused query-vectorized walk at any K where it exists (AVX2 or
-     * AVX-512, depth <= 4), else the same rule. */
+    /* A fused lane walk costs the same for 1 to 32 forests (about 5 us for 60 trees of depth 4
+     * with AVX-512) and one forest at a time about 0.7 us each: below 10 forests (K = 1) single
+     * queries of deeper trees walk them one at a time. Where the query-major layout exists
+     * (depth <= 4) the fused walks choose: the branch-free scalar walk of one query costs about
+     * 0.3 us per forest, and blocks (eahas_query_batch) take the query-vectorized walk at any K. */
     b->fused = eahas__fused_trees_build(fs, EAHAS_NUM_TQ * b->s.members);
     b->fused_single = EAHAS_NUM_TQ * b->s.members >= 10 || eahas__fused_trees_query_major(b->fused);
-    b->fused_block = b->fused && (b->fused_single || eahas__fused_trees_query_major(b->fused));
+    b->fused_block = b->fused && b->fused_single;
     b->memory += eahas__fused_trees_bytes(b->fused);
   }
   for (int k = 0; k < EAHAS_NUM_CURVES; k++) /* networks not in use have no parameters */

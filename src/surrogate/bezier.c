@@ -454,7 +454,7 @@ AVX2 static void decode_avx2(decode_job *J, float *out) {
   const int n = J->n, m = J->m, me = J->me;
   double *tu = J->tu;
   const __m256d inv = _mm256_set1_pd(1.0 / DECODE_TABLE);
-  for (int k = 0; k <= DECODE_TABLE; k += 4) { /* entries 65..67 are overwritten below */
+  for (int k = 0; k <= DECODE_TABLE; k += 4) { /* also writes entries 65..67 (room in tu), never read */
     __m256d tk = _mm256_mul_pd(_mm256_cvtepi32_pd(_mm_add_epi32(_mm_set1_epi32(k), _mm_setr_epi32(0, 1, 2, 3))), inv);
     __m256d v = _mm256_set1_pd(J->cu[n]);
     for (int i = n - 1; i >= 0; i--) v = _mm256_add_pd(_mm256_mul_pd(v, tk), _mm256_set1_pd(J->cu[i]));
@@ -462,7 +462,6 @@ AVX2 static void decode_avx2(decode_job *J, float *out) {
   }
   tu[0] = 0.0;
   tu[DECODE_TABLE] = 1.0;
-  for (int i = DECODE_TABLE + 1; i < DECODE_TABLE + 16; i++) tu[i] = 1.0;
   const __m128i vm1 = _mm_set1_epi32(m + 1), z = _mm_setzero_si128(), two = _mm_set1_epi32(2);
   const __m256d vds = _mm256_set1_pd(J->ds), vL1 = _mm256_set1_pd((double)(m + 1)) /* L - 1 */, vmd = _mm256_set1_pd((double)m);
   const __m256i even = _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6);
@@ -571,8 +570,17 @@ void eahas_bezier_decode_prefix(const eahas_bezier *b, int L, int E, float *out)
   J.m = L - 2;
   J.me = E - 1 < J.m ? E - 1 : J.m; /* interior points inside the prefix: x = 2..min(E, L - 1) */
   J.ds = 1.0 / (L - 1);
-  int path = eahas__bezier_path;
-  decode_on(path >= EAHAS__DECODE_BASE && eahas__bezier_path_supported(path) ? path : best_path(), &J, out);
+  if (L > EAHAS_MAX_EPOCHS) { /* longer than the table paths' arrays: each root by safeguarded
+                               * Newton from the previous one (monotone u), the same accuracy */
+    double t = 0.0;
+    for (int j = 1; j <= J.me; j++) {
+      t = solve_t(n, J.cu, j * J.ds, t, t);
+      out[j] = (float)horner(n, J.cy, t);
+    }
+  } else {
+    int path = eahas__bezier_path;
+    decode_on(path >= EAHAS__DECODE_BASE && eahas__bezier_path_supported(path) ? path : best_path(), &J, out);
+  }
   out[0] = (float)b->y[0];
   if (E == L) out[L - 1] = (float)b->y[n];
 }

@@ -243,6 +243,8 @@ eahas__fused_trees *eahas__fused_trees_build(const eahas_forest *const *fs, int 
     }
   }
   if (depth <= QDEPTH) build_query_major(ft);
+  /* also where AVX-512BW makes it unused (about 115 KB at 25 forests of 60 trees), so that tests
+   * can run the AVX2 walk on such a CPU */
   if (eahas__fused_trees_path_supported(EAHAS__TREES_AVX2)) build_byte_nodes(ft);
   return ft;
 }
@@ -272,6 +274,14 @@ size_t eahas__fused_trees_bytes(const eahas__fused_trees *ft) {
 int eahas__fused_trees_query_major(const eahas__fused_trees *ft) { return ft && ft->qnode; }
 
 int eahas__fused_trees_path = EAHAS__TREES_AUTO;
+_Thread_local unsigned eahas__fused_trees_walks;
+
+/* One query walks the forests one tree at a time (predict_one, about 0.3 us per forest of 60
+ * trees on a Zen 3) or all 32 lanes at once (a cost independent of the forest count: 3.3-5 us
+ * with AVX2 on the Zen 3, about 5 us with AVX-512 on a Zen 4): the lanes from this many forests
+ * on. Measured with AVX2 only; for AVX-512 the break-even estimated from those figures is about
+ * 16 forests. */
+#define LANE_WALK_MIN_FORESTS 12
 
 int eahas__fused_trees_path_supported(int path) {
   if (path == EAHAS__TREES_GENERIC || path == EAHAS__TREES_SCALAR) return 1;
@@ -330,8 +340,6 @@ static void predict_generic(const eahas__fused_trees *ft, const uint16_t *bins, 
 }
 
 #ifdef FUSED_X86
-/* The depth is a compile-time constant (see the switch below): the path selection unrolls into
- * straight bit operations. */
 /* nq queries (bins[q * LANES ..]) walked together, step by step: a step's nodes and leaves
  * (3 KB at depth 4) are read from memory once and stay in L1 for the other queries. The depth is
  * a compile-time constant (see the switch below): the path selection unrolls into straight bit
@@ -635,23 +643,31 @@ void eahas__fused_trees_predict_block(const eahas__fused_trees *ft, const float 
     if (ft->qnode && nv > 1 && path >= EAHAS__TREES_AVX2) {
       if (path == EAHAS__TREES_AVX512) predict_queries(ft, bins, nv, out, ldo, idx);
       else predict_queries_avx2(ft, bins, nv, out, ldo, idx);
+      eahas__fused_trees_walks |= path == EAHAS__TREES_AVX512 ? EAHAS__WALK_AVX512_QUERIES : EAHAS__WALK_AVX2_QUERIES;
       continue;
     }
 #endif
-    /* One query (or no vector walk): the scalar walk costs in proportion to the forests, a lane
-     * walk the same for 1 to 32 of them; with AVX2 they break even near 12 forests (25 forests:
-     * about 7.6 us against 3.3-5 us on a Zen 3). */
-    if (ft->qnode && (path == EAHAS__TREES_SCALAR || (path == EAHAS__TREES_AVX2 && (!ft->bnode || ft->n_forests < 12)))) {
+    /* One query (or no vector walk): the scalar walk, unless a vector lane walk is faster. */
+    const int lanes = path == EAHAS__TREES_AVX512 || (path == EAHAS__TREES_AVX2 && ft->bnode);
+    if (ft->qnode && path != EAHAS__TREES_GENERIC && (!lanes || ft->n_forests < LANE_WALK_MIN_FORESTS)) {
       for (int q = 0; q < nv; q++) predict_one(ft, bins + (size_t)q * LANES, out + (size_t)idx[q] * ldo);
+      eahas__fused_trees_walks |= EAHAS__WALK_SCALAR;
       continue;
     }
     for (int g = 0; g < ft->n_groups; g++) {
 #ifdef FUSED_X86
-      if (path == EAHAS__TREES_AVX512) predict_avx512(ft, bins, nv, g, acc);
-      else if (path == EAHAS__TREES_AVX2 && ft->bnode) predict_lanes_avx2(ft, bins, nv, g, acc);
-      else
+      if (path == EAHAS__TREES_AVX512) {
+        predict_avx512(ft, bins, nv, g, acc);
+        eahas__fused_trees_walks |= EAHAS__WALK_AVX512_LANES;
+      } else if (path == EAHAS__TREES_AVX2 && ft->bnode) {
+        predict_lanes_avx2(ft, bins, nv, g, acc);
+        eahas__fused_trees_walks |= EAHAS__WALK_AVX2_LANES;
+      } else
 #endif
+      {
         for (int q = 0; q < nv; q++) predict_generic(ft, bins + (size_t)q * LANES, g, acc + (size_t)q * LANES);
+        eahas__fused_trees_walks |= EAHAS__WALK_LANES;
+      }
       int nf = ft->n_forests - g * LANES < LANES ? ft->n_forests - g * LANES : LANES;
       for (int q = 0; q < nv; q++)
         for (int i = 0; i < nf; i++)

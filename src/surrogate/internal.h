@@ -29,9 +29,9 @@ int eahas__fused_trees_predict(const eahas__fused_trees *ft, const float *x, flo
 void eahas__fused_trees_predict_block(const eahas__fused_trees *ft, const float *x, int ldx, int nq, float *out,
                                       int ldo, int *ok);
 /* 1 when the query-major layout exists (depth <= 4): blocks of queries get the
- * query-vectorized walk (AVX2 or AVX-512BW) and single queries the scalar walk where no vector
- * lane walk beats it; without that layout both take a lane walk, whose cost is the same for 1 to
- * 32 forests. */
+ * query-vectorized walk (AVX2 or AVX-512BW) and single queries the scalar walk below 12
+ * forests or without AVX2; without that layout both take a lane walk, whose cost is the same
+ * for 1 to 32 forests. */
 int eahas__fused_trees_query_major(const eahas__fused_trees *ft);
 /* Tree walk paths (fused.c), all giving the same sums bit for bit:
  * - GENERIC: the portable lane walk (32 forests side by side) for everything; tests only;
@@ -40,13 +40,24 @@ int eahas__fused_trees_query_major(const eahas__fused_trees *ft);
  * - AVX2: blocks of queries take the query-vectorized walk (32 queries at once, depth <= 4);
  *   one query the AVX2 lane walk (12 or more forests) or the scalar walk; blocks of deeper
  *   trees the AVX2 lane walk;
- * - AVX-512BW: vector code for both walks. */
+ * - AVX-512BW: the same with vector code for AVX-512BW. */
 enum { EAHAS__TREES_AUTO = -1, EAHAS__TREES_GENERIC, EAHAS__TREES_SCALAR, EAHAS__TREES_AVX2, EAHAS__TREES_AVX512 };
 /* Tests: the path walks take; AUTO (the default), or a path this CPU lacks, gives the best the
  * CPU has. Not for use while other threads query. */
 extern int eahas__fused_trees_path;
 /* 1 where this CPU (and this build) can run the path. */
 int eahas__fused_trees_path_supported(int path);
+/* Tests: the walks that eahas__fused_trees_predict_block has taken in this thread, OR-ed
+ * (reset it to 0 before the calls to check). */
+enum {
+  EAHAS__WALK_LANES = 1,          /* portable lane walk */
+  EAHAS__WALK_SCALAR = 2,         /* one query, tree by tree */
+  EAHAS__WALK_AVX2_LANES = 4,
+  EAHAS__WALK_AVX2_QUERIES = 8,
+  EAHAS__WALK_AVX512_LANES = 16,
+  EAHAS__WALK_AVX512_QUERIES = 32
+};
+extern _Thread_local unsigned eahas__fused_trees_walks;
 
 /* Decoding paths (bezier.c): the portable C compiled for baseline x86-64 (libm's fma), for
  * x86-64-v3 and for x86-64-v4, AVX2 intrinsics and AVX-512 intrinsics. All give the same values bit for bit,

@@ -165,7 +165,8 @@ static void test_forward_many_matches_forward(void **state) {
 /* Batch queries run one network on 16 inputs at once (feature-major): the outputs equal
  * eahas_mlp_forward's bit for bit, for the widths compiled specially and others, and output
  * counts with and without a tail of fewer than 8, and units dead for the whole block (whose rows
- * the block skips); with AVX2 code and with AVX-512 code, each where the CPU has it. Where the
+ * the block skips), a -0 output bias that must stay -0; with AVX2 code and with AVX-512 code,
+ * each where the CPU has it. Where the
  * CPU lacks one, the block path declines (-1) and callers answer one at a time; the test says so. */
 static void test_forward_block_matches_forward(void **state) {
   (void)state;
@@ -186,6 +187,12 @@ static void test_forward_block_matches_forward(void **state) {
         for (int u = 0; u < 3; u++) {
           m.ba[u] = m.b1[2 * u] = m.b2[u + 1] = m.b3[u] = -1e3f;
           m.bh[u + 2] = -1e3f;
+        }
+        if (h == 1 && o == 1) { /* the last hidden layer dead for every input, output 2 with a -0
+                                   bias and negative weights: -0 + 0 * w (= -0) ... stays -0; outputs
+                                   0 and 1 go through the sigmoid */
+          for (int u = 0; u < hidden[h]; u++) m.b3[u] = -1e3f, m.Wo[(size_t)u * n_out[o] + 2] = -0.5f;
+          m.bo[2] = -0.0f;
         }
         float outT[EAHAS_MLP_MAX_OUT * Q];
         eahas__mlp_block_path = path;

@@ -67,10 +67,10 @@ static void test_forest_matches_xgboost(void **state) {
   free(model); free(m2); free(m3); free(X); free(y); free(Xt); free(p);
 }
 
-/* The fused walk of many forests (queries) equals eahas_forest_predict bit for bit, on the
- * AVX-512 path (where the CPU has it) and on the portable one: forests of depths 1 to 6 and of
- * different tree counts side by side, 37 of them (two groups of 32 lanes), with inputs that sit
- * exactly on thresholds, and infinite ones. A NaN input is refused (callers fall back); too deep
+/* The fused walk of many forests (queries) equals eahas_forest_predict bit for bit, on every
+ * path the CPU has (portable lane walk, scalar walk, AVX2, AVX-512BW): forests of depths 1 to 6
+ * and of different tree counts side by side, 37 of them (two groups of 32 lanes), with inputs
+ * that sit exactly on thresholds, and infinite ones. A NaN input is refused (callers fall back); too deep
  * forests are not fused. */
 /* eahas__fused_trees_predict_block on the first nq rows of X (26 features each), with row
  * nan_row given a NaN in feature nan_feat: every other row's forest sums equal
@@ -160,22 +160,24 @@ static void test_fused_forests(void **state) {
        and the NaN row flagged and left untouched */
     check_block(ft, fs, NF, Xt, M, 40, 7);
   }
-  for (int path = EAHAS__TREES_GENERIC; path <= EAHAS__TREES_AVX512; path++) {
-    if (!eahas__fused_trees_path_supported(path)) continue;
-    eahas__fused_trees_path = path;
-    /* forests of depth <= 4 only (depths 1 to 4 side by side, and 1 to 2): blocks of inputs
-       take the query-vectorized walk where the CPU has AVX2 (32 inputs per walk, shallower
-       trees padded); 17 inputs = one part-filled block, 33 = a block of 32 and a block of 1 (the
-       scalar walk, or the lane walk where forced), 45 = 32 + 13; the NaN row is left untouched;
-       then every input alone */
-    for (int maxd = 2; maxd <= 4; maxd += 2) { /* a common depth below 4 pads every tree */
-      const eahas_forest *sh[NF];
-      int ns = 0;
-      for (int k = 0; k < NF; k++)
-        if (fs[k]->depth <= maxd) sh[ns++] = fs[k];
-      assert_true(ns >= 10);
-      eahas__fused_trees *fq = eahas__fused_trees_build(sh, ns);
-      assert_non_null(fq);
+  /* forests of depth <= maxd for maxd = 1..6 (7, 13, 19, 25, 31 and 37 forests; shallower
+     trees padded to the common depth), on every path: blocks of inputs (17 = one part-filled
+     block, 33 = a block of 32 and a block of 1, 45 = 32 + 13, with a NaN row left untouched),
+     then every input alone. The walks taken are checked too: up to depth 4 blocks take the
+     query-vectorized walk where the CPU has AVX2, and one input the scalar walk below 12
+     forests; deeper trees a lane walk. */
+  for (int maxd = 1; maxd <= 6; maxd++) {
+    const eahas_forest *sh[NF];
+    int ns = 0;
+    for (int k = 0; k < NF; k++)
+      if (fs[k]->depth <= maxd) sh[ns++] = fs[k];
+    eahas__fused_trees *fq = eahas__fused_trees_build(sh, ns);
+    assert_non_null(fq);
+    assert_int_equal(eahas__fused_trees_query_major(fq), maxd <= 4);
+    for (int path = EAHAS__TREES_GENERIC; path <= EAHAS__TREES_AVX512; path++) {
+      if (!eahas__fused_trees_path_supported(path)) continue;
+      eahas__fused_trees_path = path;
+      eahas__fused_trees_walks = 0;
       static const int counts[] = {17, 33, 45, M};
       for (int ci = 0; ci < 4; ci++) check_block(fq, sh, ns, Xt, counts[ci], 5, 2);
       int bad = 0;
@@ -188,9 +190,22 @@ static void test_fused_forests(void **state) {
         }
       }
       assert_int_equal(bad, 0);
-      assert_true(eahas__fused_trees_query_major(fq));
-      eahas__fused_trees_free(fq);
+      unsigned want = EAHAS__WALK_LANES;
+      if (path != EAHAS__TREES_GENERIC) {
+        unsigned lanes = path == EAHAS__TREES_AVX512 ? EAHAS__WALK_AVX512_LANES
+                         : path == EAHAS__TREES_AVX2 ? EAHAS__WALK_AVX2_LANES
+                                                     : EAHAS__WALK_LANES;
+        unsigned blocks = path == EAHAS__TREES_AVX512 ? EAHAS__WALK_AVX512_QUERIES
+                          : path == EAHAS__TREES_AVX2 ? EAHAS__WALK_AVX2_QUERIES
+                                                      : EAHAS__WALK_SCALAR;
+        unsigned one = path == EAHAS__TREES_SCALAR || ns < 12 ? EAHAS__WALK_SCALAR : lanes;
+        want = maxd <= 4 ? blocks | one : lanes;
+      }
+      if (eahas__fused_trees_walks != want)
+        fail_msg("depth <= %d, %d forests, path %d: walks 0x%x, expected 0x%x", maxd, ns, path,
+                 eahas__fused_trees_walks, want);
     }
+    eahas__fused_trees_free(fq);
   }
   eahas__fused_trees_path = EAHAS__TREES_AUTO;
   float out[NF], xn[26];
