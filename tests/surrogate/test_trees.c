@@ -67,11 +67,6 @@ static void test_forest_matches_xgboost(void **state) {
   free(model); free(m2); free(m3); free(X); free(y); free(Xt); free(p);
 }
 
-/* The fused walk of many forests (queries) equals eahas_forest_predict bit for bit, on every
- * path the CPU has (portable lane walk, scalar walk, AVX2, AVX-512BW): forests of depths 1 to 6
- * and of different tree counts side by side, 37 of them (two groups of 32 lanes), with inputs
- * that sit exactly on thresholds, and infinite ones. A NaN input is refused (callers fall back); too deep
- * forests are not fused. */
 /* eahas__fused_trees_predict_block on the first nq rows of X (26 features each), with row
  * nan_row given a NaN in feature nan_feat: every other row's forest sums equal
  * eahas_forest_predict(fs[k]) bit for bit, the NaN row is flagged (ok = 0) and its outputs
@@ -99,6 +94,28 @@ static void check_block(const eahas__fused_trees *ft, const eahas_forest *const 
   assert_int_equal(bad, 0);
 }
 
+/* eahas__fused_trees_predict on each of the first m rows of X alone: every forest's sum equals
+ * eahas_forest_predict(fs[k]) bit for bit. */
+static void check_singles(const eahas__fused_trees *ft, const eahas_forest *const *fs, int nf, const float *X, int m) {
+  int bad = 0;
+  float *out = malloc(sizeof(float) * (size_t)nf);
+  assert_non_null(out);
+  for (int i = 0; i < m; i++) {
+    assert_int_equal(eahas__fused_trees_predict(ft, X + 26 * i, out), 0);
+    for (int k = 0; k < nf; k++) {
+      float want = eahas_forest_predict(fs[k], X + 26 * i);
+      bad += memcmp(&want, &out[k], sizeof want) != 0;
+    }
+  }
+  free(out);
+  assert_int_equal(bad, 0);
+}
+
+/* The fused walk of many forests (queries) equals eahas_forest_predict bit for bit, on every
+ * path the CPU has (portable lane walk, scalar walk, AVX2, AVX-512BW): forests of depths 1 to 6
+ * and of different tree counts side by side, 37 of them (two groups of 32 lanes), with inputs
+ * that sit exactly on thresholds, and infinite ones. A NaN input is refused (callers fall back); too deep
+ * forests are not fused. */
 static void test_fused_forests(void **state) {
   (void)state;
   enum { NF = 37, N = 200, M = 300 };
@@ -142,20 +159,11 @@ static void test_fused_forests(void **state) {
   eahas__fused_trees *ft = eahas__fused_trees_build(fs, NF);
   assert_non_null(ft);
   assert_true(eahas__fused_trees_bytes(ft) > 0);
-  /* every walk this CPU has: portable, AVX2, AVX-512BW */
+  /* every walk this CPU has: portable lanes, scalar, AVX2, AVX-512BW */
   for (int path = EAHAS__TREES_GENERIC; path <= EAHAS__TREES_AVX512; path++) {
     if (!eahas__fused_trees_path_supported(path)) continue;
     eahas__fused_trees_path = path;
-    int bad = 0;
-    for (int i = 0; i < M; i++) {
-      float out[NF];
-      assert_int_equal(eahas__fused_trees_predict(ft, Xt + 26 * i, out), 0);
-      for (int k = 0; k < NF; k++) {
-        float want = eahas_forest_predict(fs[k], Xt + 26 * i);
-        bad += memcmp(&want, &out[k], sizeof want) != 0;
-      }
-    }
-    assert_int_equal(bad, 0);
+    check_singles(ft, fs, NF, Xt, M);
     /* many inputs at once (blocks of 32 and a tail), one of them with a NaN: the same sums,
        and the NaN row flagged and left untouched */
     check_block(ft, fs, NF, Xt, M, 40, 7);
@@ -180,16 +188,7 @@ static void test_fused_forests(void **state) {
       eahas__fused_trees_walks = 0;
       static const int counts[] = {17, 33, 45, M};
       for (int ci = 0; ci < 4; ci++) check_block(fq, sh, ns, Xt, counts[ci], 5, 2);
-      int bad = 0;
-      for (int i = 0; i < M; i++) {
-        float out[NF];
-        assert_int_equal(eahas__fused_trees_predict(fq, Xt + 26 * i, out), 0);
-        for (int k = 0; k < ns; k++) {
-          float want = eahas_forest_predict(sh[k], Xt + 26 * i);
-          bad += memcmp(&want, &out[k], sizeof want) != 0;
-        }
-      }
-      assert_int_equal(bad, 0);
+      check_singles(fq, sh, ns, Xt, M);
       unsigned want = EAHAS__WALK_LANES;
       if (path != EAHAS__TREES_GENERIC) {
         unsigned lanes = path == EAHAS__TREES_AVX512 ? EAHAS__WALK_AVX512_LANES
@@ -306,16 +305,7 @@ static void test_fused_many_thresholds(void **state) {
     for (int path = EAHAS__TREES_GENERIC; path <= EAHAS__TREES_AVX512; path++) {
       if (!eahas__fused_trees_path_supported(path)) continue;
       eahas__fused_trees_path = path;
-      int bad = 0;
-      for (int i = 0; i < M; i++) {
-        float out[NF];
-        assert_int_equal(eahas__fused_trees_predict(ft, Xt + 26 * i, out), 0);
-        for (int k = 0; k < ns; k++) {
-          float want = eahas_forest_predict(sh[k], Xt + 26 * i);
-          bad += memcmp(&want, &out[k], sizeof want) != 0;
-        }
-      }
-      assert_int_equal(bad, 0);
+      check_singles(ft, sh, ns, Xt, M);
       check_block(ft, sh, ns, Xt, M, 50, 4);
     }
     eahas__fused_trees_path = EAHAS__TREES_AUTO;
