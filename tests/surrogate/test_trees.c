@@ -67,6 +67,15 @@ static void test_forest_matches_xgboost(void **state) {
   free(model); free(m2); free(m3); free(X); free(y); free(Xt); free(p);
 }
 
+/* An XGBoost model trained on the n rows of X (26 features), loaded as our forest. */
+static void fit_forest(const float *X, const float *y, int n, const eahas_xgb_opts *o, eahas_forest *f) {
+  char *model = NULL;
+  size_t len = 0;
+  assert_int_equal(eahas_xgb_train(X, y, n, 26, o, &model, &len, NULL), 0);
+  assert_int_equal(eahas_forest_from_json(model, len, f, NULL), 0);
+  free(model);
+}
+
 /* eahas__fused_trees_predict_block on the first nq rows of X (26 features each), with row
  * nan_row given a NaN in feature nan_feat: every other row's forest sums equal
  * eahas_forest_predict(fs[k]) bit for bit, the NaN row is flagged (ok = 0) and its outputs
@@ -130,12 +139,8 @@ static void test_fused_forests(void **state) {
   for (int k = 0; k < NF; k++) {
     eahas_xgb_opts o = {.rounds = 5 + 7 * (k % 5), .max_depth = 1 + k % 6, .eta = 0.2, .subsample = 0.8,
                         .seed = (uint64_t)k};
-    char *model = NULL;
-    size_t len = 0;
-    assert_int_equal(eahas_xgb_train(X, y, N, 26, &o, &model, &len, NULL), 0);
-    assert_int_equal(eahas_forest_from_json(model, len, &f[k], NULL), 0);
+    fit_forest(X, y, N, &o, &f[k]);
     fs[k] = &f[k];
-    free(model);
   }
   /* XGBoost's exact method splits at midpoints, so the data rows rarely sit on a threshold:
      rows 3..99 get, per feature, the threshold of a random split on that feature, or -0 */
@@ -214,16 +219,12 @@ static void test_fused_forests(void **state) {
   eahas__fused_trees_free(ft);
   /* depth 7 does not fit the fused layout */
   eahas_xgb_opts o = {.rounds = 3, .max_depth = 7, .eta = 0.2, .subsample = 1, .seed = 1};
-  char *model = NULL;
-  size_t len = 0;
   eahas_forest deep;
-  assert_int_equal(eahas_xgb_train(X, y, N, 26, &o, &model, &len, NULL), 0);
-  assert_int_equal(eahas_forest_from_json(model, len, &deep, NULL), 0);
+  fit_forest(X, y, N, &o, &deep);
   const eahas_forest *dp = &deep;
   assert_int_equal(deep.depth, 7);
   assert_null(eahas__fused_trees_build(&dp, 1));
   eahas_forest_free(&deep);
-  free(model);
   /* a NaN threshold cannot be ranked: not fused */
   float saved = f[3].nodes[f[3].roots[0]].value;
   f[3].nodes[f[3].roots[0]].value = NAN;
@@ -257,12 +258,8 @@ static void test_fused_many_thresholds(void **state) {
   const eahas_forest *fs[NF];
   for (int k = 0; k < NF; k++) {
     eahas_xgb_opts o = {.rounds = 60, .max_depth = 3 + k % 4, .eta = 0.3, .subsample = 0.7, .seed = (uint64_t)k + 1};
-    char *model = NULL;
-    size_t len = 0;
-    assert_int_equal(eahas_xgb_train(X, y, N, 26, &o, &model, &len, NULL), 0);
-    assert_int_equal(eahas_forest_from_json(model, len, &f[k], NULL), 0);
+    fit_forest(X, y, N, &o, &f[k]);
     fs[k] = &f[k];
-    free(model);
   }
   /* distinct thresholds of the busiest feature: above 256 (two bytes), below 2048 (fused) */
   int most = 0;
